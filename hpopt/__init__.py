@@ -1,0 +1,70 @@
+"""hpopt: hyperparameter optimization with an ask/tell Study, pluggable samplers and pruners, and
+durable storage.
+
+Example:
+    >>> import hpopt
+    >>> study = hpopt.create_study(seed=0)
+    >>> study.optimize(lambda t: (t.suggest_float("x", -10, 10) - 2) ** 2, n_trials=30)
+    >>> study.best_value < 5
+    True
+"""
+
+from hpopt.distributions import Categorical, Distribution, Float, Int, distribution_from_json
+from hpopt.errors import (
+    DuplicatedStudyError,
+    FailedTrialWarning,
+    HpoptError,
+    HpoptWarning,
+    PluginError,
+    PluginLoadWarning,
+    SamplerError,
+    SearchSpaceExhausted,
+    StorageError,
+    StudyNotFoundError,
+    TrialFinishedError,
+    TrialPruned,
+)
+
+__version__ = "0.1.0"
+
+from hpopt.plugins import (  # noqa: E402  (plugins read __version__)
+    Provider,
+    available_problems,
+    available_pruners,
+    available_samplers,
+    hookimpl,
+    make_pruner,
+    make_sampler,
+)
+from hpopt.pruners.base import NopPruner, Pruner  # noqa: E402
+from hpopt.records import FrozenTrial, TrialState  # noqa: E402
+from hpopt.samplers import GridSampler, History, RandomSampler, Sampler, TrialInfo  # noqa: E402
+from hpopt.storage import JournalBackend, Storage  # noqa: E402
+from hpopt.study import (  # noqa: E402
+    Study,
+    create_study,
+    delete_study,
+    load_study,
+    study_names,
+)
+from hpopt.transform import SpaceTransform  # noqa: E402
+from hpopt.trial import Trial  # noqa: E402
+
+__all__ = [
+    "__version__",
+    # distributions
+    "Float", "Int", "Categorical", "Distribution", "distribution_from_json",
+    # study and trials
+    "create_study", "load_study", "delete_study", "study_names", "Study", "Trial", "FrozenTrial",
+    "TrialState",
+    # samplers, pruners, plugins
+    "Sampler", "History", "TrialInfo", "RandomSampler", "GridSampler", "Pruner", "NopPruner",
+    "SpaceTransform", "hookimpl", "make_sampler", "make_pruner", "available_samplers",
+    "available_pruners", "available_problems", "Provider",
+    # storage
+    "Storage", "JournalBackend",
+    # errors and warnings
+    "HpoptError", "TrialFinishedError", "DuplicatedStudyError", "StudyNotFoundError",
+    "PluginError", "StorageError", "SamplerError", "SearchSpaceExhausted", "TrialPruned",
+    "HpoptWarning", "FailedTrialWarning", "PluginLoadWarning",
+]

@@ -1,0 +1,33 @@
+"""hpopt's own plugin: the built-in samplers, pruners and storages.
+
+Registered through the same ``register`` call as third-party plugins (see :mod:`hpopt.plugins`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hpopt.plugins import hookimpl
+
+
+@hookimpl
+def hpopt_samplers() -> dict[str, Callable[..., Any]]:
+    from hpopt.samplers.grid import GridSampler
+    from hpopt.samplers.random import RandomSampler
+
+    return {"random": RandomSampler, "grid": GridSampler}
+
+
+@hookimpl
+def hpopt_pruners() -> dict[str, Callable[..., Any]]:
+    from hpopt.pruners.base import NopPruner
+
+    return {"nop": NopPruner}
+
+
+@hookimpl
+def hpopt_storages() -> dict[str, Callable[[str], Any]]:
+    from hpopt.storage.sqlite import SQLiteBackend
+
+    return {"sqlite": SQLiteBackend.from_url}

@@ -1,0 +1,403 @@
+"""The storage every backend shares: validated writes of journal operations, replayed reads.
+
+A backend only has to keep an ordered log: read the operations after a given id, and append
+operations inside an exclusive write transaction (see :class:`JournalBackend`). Everything else —
+numbering, state rules, "first finisher wins", incremental reads — lives here once, so every backend
+behaves identically (the conformance battery in :mod:`hpopt.testing` checks it).
+
+Each write runs as: lock -> read what others appended -> validate against that fresh state ->
+append -> commit -> apply locally. An invalid request raises before anything is appended.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from hpopt.errors import DuplicatedStudyError, StudyNotFoundError, TrialFinishedError
+from hpopt.records import FrozenTrial, TrialState
+from hpopt.storage.model import Model, StudyRec, TrialRec
+
+__all__ = ["JournalBackend", "Storage", "Plan"]
+
+#: ``plan(number, fixed_params) -> (params, distributions, system_attrs)``, run inside the write
+#: lock of :meth:`Storage.ask` so that it sees every trial, running ones included.
+Plan = Callable[[int, Mapping[str, Any]], tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]
+
+
+class JournalBackend:
+    """Where operations are kept. Subclasses: memory (nothing to keep), SQLite, PostgreSQL.
+
+    ``shared`` is False when no other process or object can append (reads are then skipped).
+    """
+
+    shared = True
+    url = "memory"
+
+    def read(self, after: int) -> list[tuple[int, dict[str, Any]]]:
+        """Operations with id > ``after``, in order, as ``(id, op)`` pairs."""
+        return []
+
+    @contextmanager
+    def write(self) -> Iterator[JournalBackend]:
+        """An exclusive write transaction; ``append`` inside it, commit on a clean exit."""
+        yield self
+
+    def append(self, ops: list[dict[str, Any]]) -> int:
+        """Append ``ops`` inside :meth:`write`; returns the id of the last one."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections and files."""
+
+
+class Storage:
+    """Studies and trials over one :class:`JournalBackend`. Thread-safe; one per process or shared.
+
+    Users do not call this directly: pass a URL or an instance as ``create_study(storage=...)``.
+    """
+
+    def __init__(self, backend: JournalBackend) -> None:
+        self._backend = backend
+        self._model = Model()
+        self._last = 0
+        self._lock = threading.RLock()
+
+    @property
+    def url(self) -> str:
+        """The URL this storage was opened from (``"memory"`` for an in-memory one)."""
+        return self._backend.url
+
+    def __repr__(self) -> str:
+        return f"<hpopt storage {self.url}>"
+
+    def close(self) -> None:
+        """Close the backend's connections."""
+        self._backend.close()
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def sync(self) -> None:
+        """Replay what other processes appended since this object last looked."""
+        if self._backend.shared:
+            with self._lock:
+                self._catch_up(self._backend)
+
+    def _catch_up(self, tx: JournalBackend) -> None:
+        apply = self._model.apply
+        for op_id, op in tx.read(self._last):
+            apply(op)
+            self._last = op_id
+
+    @contextmanager
+    def _writing(self) -> Iterator[list[dict[str, Any]]]:
+        """Lock, catch up, let the caller validate and queue ops, then append, commit, apply."""
+        with self._lock:
+            ops: list[dict[str, Any]] = []
+            with self._backend.write() as tx:
+                if self._backend.shared:
+                    self._catch_up(tx)
+                yield ops
+                last = tx.append(ops) if ops else None
+            for op in ops:
+                self._model.apply(op)
+            if last is not None and self._backend.shared:
+                self._last = last
+
+    def _study(self, sid: int) -> StudyRec:
+        st = self._model.studies.get(sid)
+        if st is None:
+            raise StudyNotFoundError(f"study id {sid} no longer exists in {self.url}.")
+        return st
+
+    def _trial(self, sid: int, number: int) -> TrialRec:
+        st = self._study(sid)
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number < len(st.trials):
+            raise ValueError(
+                f"study {st.name!r} has no trial number {number!r} "
+                f"(it has {len(st.trials)} trials, numbered from 0)."
+            )
+        return st.trials[number]
+
+    # -- studies ------------------------------------------------------------------------------
+    def create_study(
+        self, name: str, directions: tuple[str, ...] | None, *, load_if_exists: bool
+    ) -> int:
+        """Create a study (or return the existing one's id when ``load_if_exists``).
+
+        ``directions=None`` means "minimize" for a new study and "whatever it has" for an existing
+        one.
+
+        Raises:
+            DuplicatedStudyError: The name exists and ``load_if_exists`` is False.
+            ValueError: ``load_if_exists`` and the existing study has other directions.
+        """
+        with self._writing() as ops:
+            sid = self._model.by_name.get(name)
+            if sid is not None:
+                existing = self._model.studies[sid].directions
+                if not load_if_exists:
+                    raise DuplicatedStudyError(
+                        f"a study named {name!r} already exists in {self.url}; pass "
+                        "load_if_exists=True to continue it, or choose another name."
+                    )
+                if directions is not None and existing != tuple(directions):
+                    raise ValueError(
+                        f"study {name!r} exists with directions {list(existing)}, but "
+                        f"directions {list(directions)} were requested."
+                    )
+                return sid
+            dirs = list(directions) if directions is not None else ["minimize"]
+            ops.append({"op": "study", "name": name, "dirs": dirs, "t": time.time()})
+        return self._model.by_name[name]
+
+    def study_id(self, name: str) -> int:
+        """The id of the study called ``name``.
+
+        Raises:
+            StudyNotFoundError: naming the study and the storage.
+        """
+        self.sync()
+        sid = self._model.by_name.get(name)
+        if sid is None:
+            known = sorted(self._model.by_name)
+            raise StudyNotFoundError(
+                f"no study named {name!r} in {self.url} (studies there: {known[:20]})."
+            )
+        return sid
+
+    def study_names(self) -> list[str]:
+        """Names of all studies, in creation order."""
+        self.sync()
+        return [st.name for st in self._model.studies.values()]
+
+    def study_name(self, sid: int) -> str:
+        """The name of study ``sid``."""
+        return self._study(sid).name
+
+    def directions(self, sid: int) -> tuple[str, ...]:
+        """The optimization directions of study ``sid``."""
+        return self._study(sid).directions
+
+    def delete_study(self, name: str) -> None:
+        """Delete a study and its trials from this storage's view (the journal keeps history)."""
+        with self._writing() as ops:
+            sid = self._model.by_name.get(name)
+            if sid is None:
+                raise StudyNotFoundError(f"no study named {name!r} in {self.url}.")
+            ops.append({"op": "del", "s": sid})
+
+    def set_study_attr(self, sid: int, kind: str, key: str, value: Any) -> None:
+        """Set a study attribute (``kind`` is ``"user"`` or ``"sys"``)."""
+        with self._writing() as ops:
+            self._study(sid)
+            ops.append({"op": "sattr", "s": sid, "kind": kind, "k": key, "v": value})
+
+    def study_attrs(self, sid: int, kind: str) -> dict[str, Any]:
+        """A copy of the study's user or system attributes."""
+        self.sync()
+        st = self._study(sid)
+        return dict(st.user if kind == "user" else st.sys)
+
+    # -- trials: writes -----------------------------------------------------------------------
+    def ask(self, sid: int, plan: Plan) -> tuple[int, dict[str, Any], dict[str, Any]]:
+        """Start a trial: the oldest WAITING one, else a new one. Returns number, params, fixed.
+
+        ``plan`` runs inside the write lock with the model fully caught up. If it raises for an
+        enqueued trial, that trial is started and failed with the reason (so a bad enqueued value
+        cannot block the queue) and the error is re-raised.
+        """
+        error: BaseException | None = None
+        with self._writing() as ops:
+            st = self._study(sid)
+            now = time.time()
+            if st.waiting:
+                number = st.waiting[0]
+                fixed = st.trials[number].fixed
+                try:
+                    params, dists, sys = plan(number, fixed)
+                except (ValueError, TypeError) as exc:
+                    error = exc
+                    ops.append({"op": "start", "s": sid, "n": number, "t": now})
+                    ops.append(_fin_op(sid, number, "FAIL", None, {"fail_reason": f"{exc}"}, now))
+                else:
+                    ops.append({"op": "start", "s": sid, "n": number, "t": now})
+                    if params or sys:
+                        ops.append(_payload_op("upd", sid, number, params, dists, None, sys, None))
+            else:
+                number, fixed = len(st.trials), {}
+                params, dists, sys = plan(number, fixed)
+                ops.append({
+                    "op": "trial", "s": sid, "state": "RUNNING", "t": now,
+                    "params": params, "dists": dists, "sys": sys,
+                })
+        if error is not None:
+            raise error
+        return number, params, fixed
+
+    def enqueue(self, sid: int, fixed: dict[str, Any], user: dict[str, Any]) -> int:
+        """Add a WAITING trial whose parameters ``fixed`` are used when it meets them."""
+        with self._writing() as ops:
+            st = self._study(sid)
+            number = len(st.trials)
+            ops.append({
+                "op": "trial", "s": sid, "state": "WAITING", "t": None,
+                "fixed": fixed, "user": user,
+            })
+        return number
+
+    def update(
+        self,
+        sid: int,
+        number: int,
+        params: dict[str, Any] | None = None,
+        dists: dict[str, Any] | None = None,
+        user: dict[str, Any] | None = None,
+        sys: dict[str, Any] | None = None,
+        reports: list[list[Any]] | None = None,
+    ) -> None:
+        """Record parameters, attributes and reports of a RUNNING trial.
+
+        Raises:
+            TrialFinishedError: The trial is finished.
+            ValueError: Unknown trial, or a WAITING one.
+        """
+        with self._writing() as ops:
+            rec = self._trial(sid, number)
+            _require_running(self._study(sid).name, rec)
+            ops.append(_payload_op("upd", sid, number, params, dists, user, sys, reports))
+
+    def finish(
+        self,
+        sid: int,
+        number: int,
+        state: TrialState,
+        values: tuple[float, ...] | None,
+        *,
+        params: dict[str, Any] | None = None,
+        dists: dict[str, Any] | None = None,
+        user: dict[str, Any] | None = None,
+        sys: dict[str, Any] | None = None,
+        reports: list[list[Any]] | None = None,
+        skip_if_finished: bool = False,
+    ) -> FrozenTrial:
+        """Finish a RUNNING trial; the first finisher wins.
+
+        Telling a finished trial the identical outcome again is a no-op (safe to retry).
+
+        Raises:
+            TrialFinishedError: Finished with another outcome (unless ``skip_if_finished``).
+            ValueError: Unknown trial, or a WAITING one.
+        """
+        with self._writing() as ops:
+            rec = self._trial(sid, number)
+            if rec.state.is_finished():
+                if skip_if_finished or (rec.state is state and _same_values(rec.values, values)):
+                    return rec.freeze()
+                raise TrialFinishedError(
+                    f"trial {number} of study {self._study(sid).name!r} already finished as "
+                    f"{rec.state.name} with values {rec.values}; it cannot become {state.name} "
+                    f"with values {values} (pass skip_if_finished=True to ignore)."
+                )
+            _require_running(self._study(sid).name, rec)
+            op = _payload_op("fin", sid, number, params, dists, user, sys, reports)
+            op["state"] = state.name
+            op["values"] = None if values is None else list(values)
+            op["t"] = time.time()
+            ops.append(op)
+        return rec.freeze()
+
+    # -- trials: reads ------------------------------------------------------------------------
+    def trial(self, sid: int, number: int) -> FrozenTrial:
+        """The trial's current snapshot."""
+        self.sync()
+        return self._trial(sid, number).freeze()
+
+    def trials(self, sid: int, states: frozenset[TrialState] | None = None) -> list[FrozenTrial]:
+        """All trials (or those in ``states``), ordered by number."""
+        self.sync()
+        with self._lock:
+            recs = self._study(sid).trials
+            if states is None:
+                return [r.freeze() for r in recs]
+            return [r.freeze() for r in recs if r.state in states]
+
+    def n_trials(self, sid: int) -> int:
+        """How many trials the study has (all states)."""
+        self.sync()
+        return len(self._study(sid).trials)
+
+    def best(self, sid: int) -> FrozenTrial | None:
+        """The best COMPLETE trial of a single-objective study (None when there is none)."""
+        self.sync()
+        return self._study(sid).best
+
+    # Unsynced views for samplers (the model was caught up when their trial was asked).
+    def finished_view(self, sid: int) -> tuple[FrozenTrial, ...]:
+        """Finished trials sorted by number, as of the last sync (no I/O)."""
+        with self._lock:
+            return self._study(sid).finished()
+
+    def running_view(self, sid: int) -> list[FrozenTrial]:
+        """RUNNING trials as of the last sync (no I/O)."""
+        with self._lock:
+            return [r.freeze() for r in self._study(sid).running.values()]
+
+    def known_distribution(self, sid: int, name: str) -> Any:
+        """The latest distribution recorded for ``name`` in the study, or None."""
+        return self._study(sid).dists.get(name)
+
+    def version(self, sid: int) -> int:
+        """A counter that grows with every change to the study (for caches)."""
+        return self._study(sid).version
+
+
+def _require_running(study: str, rec: TrialRec) -> None:
+    if rec.state is TrialState.RUNNING:
+        return
+    if rec.state is TrialState.WAITING:
+        raise ValueError(
+            f"trial {rec.number} of study {study!r} is WAITING (enqueued, not started); "
+            "get it with study.ask() first."
+        )
+    raise TrialFinishedError(
+        f"trial {rec.number} of study {study!r} is already finished ({rec.state.name}); "
+        "a finished trial never changes."
+    )
+
+
+def _payload_op(
+    kind: str,
+    sid: int,
+    number: int,
+    params: dict[str, Any] | None,
+    dists: dict[str, Any] | None,
+    user: dict[str, Any] | None,
+    sys: dict[str, Any] | None,
+    reports: list[list[Any]] | None,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {"op": kind, "s": sid, "n": number}
+    if params:
+        op["params"] = params
+        op["dists"] = dists
+    if user:
+        op["user"] = user
+    if sys:
+        op["sys"] = sys
+    if reports:
+        op["rep"] = reports
+    return op
+
+
+def _fin_op(
+    sid: int, number: int, state: str, values: Any, sys: dict[str, Any], t: float
+) -> dict[str, Any]:
+    return {"op": "fin", "s": sid, "n": number, "state": state, "values": values, "sys": sys, "t": t}
+
+
+def _same_values(a: tuple[float, ...] | None, b: tuple[float, ...] | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return len(a) == len(b) and all(x == y or (x != x and y != y) for x, y in zip(a, b))

@@ -1,0 +1,679 @@
+"""The :class:`Study`: ask for parameters, tell results; ``create_study`` and ``load_study``.
+
+A study holds no state of its own beyond a storage handle, a sampler and a pruner: everything it
+knows is in the storage, so many processes can share one study.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import os
+import threading
+import time
+import uuid
+import warnings
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from hpopt.distributions import Categorical, Distribution, Float, Int
+from hpopt.errors import (
+    FailedTrialWarning,
+    SamplerError,
+    SearchSpaceExhausted,
+    TrialPruned,
+)
+from hpopt.pruners.base import NopPruner, Pruner
+from hpopt.records import FrozenTrial, TrialState
+from hpopt.samplers.base import History, Sampler, TrialInfo
+from hpopt.storage import Storage, open_storage
+from hpopt.trial import Trial, _as_list, check_name, json_value, real_value
+
+__all__ = ["Study", "create_study", "load_study", "delete_study", "study_names"]
+
+_log = logging.getLogger("hpopt")
+_DIRECTIONS = ("minimize", "maximize")
+PLAN_KEY = "hpopt.plan"
+FAIL_REASON = "fail_reason"
+
+
+class Study:
+    """A study: a named set of trials in a storage, with a sampler and a pruner.
+
+    Create one with :func:`create_study` or :func:`load_study`, not directly.
+
+    Example (ask/tell in your own loop):
+        >>> import hpopt
+        >>> study = hpopt.create_study(seed=0)
+        >>> for _ in range(20):
+        ...     trial = study.ask()
+        ...     x = trial.suggest_float("x", -10, 10)
+        ...     study.tell(trial, (x - 2) ** 2)  # doctest: +ELLIPSIS
+        FrozenTrial(...)
+        ...
+        >>> study.best_params["x"] > -10
+        True
+    """
+
+    def __init__(self, storage: Storage, sid: int, sampler: Sampler, pruner: Pruner) -> None:
+        self._storage = storage
+        self._sid = sid
+        self.sampler = sampler
+        self.pruner = pruner
+        self._history = History(storage, sid)
+        self._live: weakref.WeakValueDictionary[int, Trial] = weakref.WeakValueDictionary()
+        self._stop_flag = False
+
+    def __repr__(self) -> str:
+        return f"<Study {self.study_name!r} in {self._storage.url}>"
+
+    # -- identity ---------------------------------------------------------------------------------
+    @property
+    def study_name(self) -> str:
+        """The study's name."""
+        return self._history.study_name
+
+    @property
+    def directions(self) -> list[str]:
+        """One of "minimize"/"maximize" per objective."""
+        return list(self._history.directions)
+
+    @property
+    def direction(self) -> str:
+        """The direction of a single-objective study.
+
+        Raises:
+            RuntimeError: The study has several objectives (use ``directions``).
+        """
+        self._single("direction")
+        return self._history.directions[0]
+
+    @property
+    def storage(self) -> Storage:
+        """The storage the study lives in."""
+        return self._storage
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        """A copy of the study's user attributes."""
+        return self._storage.study_attrs(self._sid, "user")
+
+    @property
+    def system_attrs(self) -> dict[str, Any]:
+        """A copy of the study's system attributes."""
+        return self._storage.study_attrs(self._sid, "sys")
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Attach a JSON-serializable value to the study (written at once)."""
+        check_name("user attribute", key)
+        self._storage.set_study_attr(self._sid, "user", key, json_value("user attribute", key, value))
+
+    # -- ask / tell -------------------------------------------------------------------------------
+    def ask(self, space: Mapping[str, Distribution] | None = None) -> Trial:
+        """Start a trial. Enqueued trials come first.
+
+        Args:
+            space: None for define-by-run (call ``trial.suggest_*``), or a dict of name ->
+                distribution: those parameters are sampled jointly now and are in ``trial.params``.
+
+        Raises:
+            TypeError, ValueError: An invalid ``space`` (nothing is written).
+            SearchSpaceExhausted: The sampler has nothing left (e.g. every grid point was taken).
+        """
+        if space is not None:
+            space = _check_space(space)
+        sampler, history = self.sampler, self._history
+        planned: dict[str, Any] = {}
+
+        def plan(number: int, fixed: Mapping[str, Any]) -> tuple[dict, dict, dict]:
+            info = TrialInfo(number, {}, {}, fixed)
+            if space is not None:
+                todo = {n: d for n, d in space.items() if n not in fixed}
+                values = sampler.sample_joint(history, info, todo) if todo else {}
+                params = {n: _planned_value(sampler, n, d, fixed, values) for n, d in space.items()}
+                return params, dict(space), {}
+            joint = sampler.joint_space(history)
+            todo = {n: d for n, d in joint.items() if n not in fixed}
+            if not todo:
+                return {}, {}, {}
+            values = sampler.sample_joint(history, info, todo)
+            planned.update({n: _planned_value(sampler, n, d, {}, values) for n, d in todo.items()})
+            return {}, {}, {PLAN_KEY: dict(planned)}
+
+        number, params, fixed = self._storage.ask(self._sid, plan)
+        trial = Trial(self, number, params, dict(space) if space else {}, dict(fixed), planned)
+        self._live[number] = trial
+        return trial
+
+    def tell(
+        self,
+        trial: Trial | int,
+        values: float | Sequence[float] | None = None,
+        *,
+        state: TrialState | str | None = None,
+        skip_if_finished: bool = False,
+    ) -> FrozenTrial:
+        """Finish a trial with its objective value(s) and return its record.
+
+        Args:
+            trial: The :class:`Trial` from ``ask`` or its number.
+            values: One real number per objective. NaN marks the trial FAIL (with a warning).
+            state: ``"complete"`` (default), ``"pruned"`` (values default to the last report) or
+                ``"fail"`` (no values).
+            skip_if_finished: Return the record of an already finished trial instead of raising.
+
+        Raises:
+            TypeError: A value that is not a real number (bool, str, None, complex, ...).
+            ValueError: The wrong number of values, an unknown trial, a trial of another study.
+            TrialFinishedError: The trial finished with another outcome already (the identical
+                outcome again is a no-op, so a retry after a lost connection is safe).
+        """
+        number, live = self._resolve(trial)
+        st = TrialState.COMPLETE if state is None else TrialState.parse(state)
+        if not st.is_finished():
+            raise ValueError(f"`state` must be complete, pruned or fail, but got {st.name}.")
+        reason = None
+        if st is TrialState.COMPLETE:
+            vals = self._values(values)
+            if any(math.isnan(v) for v in vals):
+                reason = f"objective value is NaN ({list(vals)})"
+                warnings.warn(f"trial {number} failed: {reason}.", FailedTrialWarning, stacklevel=2)
+                st, vals = TrialState.FAIL, None
+        elif st is TrialState.PRUNED:
+            vals = self._values(values) if values is not None else self._last_report(number, live)
+        else:
+            if values is not None:
+                raise ValueError(f"`values` must be None for a FAIL trial, but got {values!r}.")
+            vals = None
+        return self._finish(number, live, st, vals, reason, skip_if_finished)
+
+    def _finish(
+        self,
+        number: int,
+        live: Trial | None,
+        state: TrialState,
+        values: tuple[float, ...] | None,
+        reason: str | None,
+        skip_if_finished: bool,
+    ) -> FrozenTrial:
+        payload = live._payload() if live is not None and not live._finished else {}
+        ft = self._storage.finish(
+            self._sid, number, state, values,
+            sys={FAIL_REASON: reason} if reason else None,
+            skip_if_finished=skip_if_finished,
+            **payload,
+        )
+        if live is not None:
+            live._finished = True
+            live._pending = {}
+            self._live.pop(number, None)
+        if _log.isEnabledFor(logging.INFO):
+            _log.info("%s", self._describe(ft))
+        return ft
+
+    def _describe(self, ft: FrozenTrial) -> str:
+        text = f"Trial {ft.number} {ft.state.name.lower()}"
+        if ft.values is not None:
+            text += f" with values {list(ft.values)}"
+        text += f" and params {dict(ft.params)}."
+        best = self._storage.best(self._sid) if len(self._history.directions) == 1 else None
+        if best is not None:
+            text += f" Best is trial {best.number} with value {best.values[0]}."
+        return text
+
+    def _resolve(self, trial: Trial | int) -> tuple[int, Trial | None]:
+        if isinstance(trial, Trial):
+            other = trial._study
+            if other is not self and (other._storage is not self._storage or other._sid != self._sid):
+                raise ValueError(
+                    f"trial {trial.number} belongs to study {other.study_name!r} in "
+                    f"{other._storage.url}, not to study {self.study_name!r} in {self._storage.url}."
+                )
+            return trial.number, trial
+        if isinstance(trial, (bool, np.bool_)) or not isinstance(trial, numbers.Integral):
+            raise TypeError(f"`trial` must be a Trial or a trial number, but got {trial!r}.")
+        number = int(trial)
+        self._storage.sync()
+        self._storage._trial(self._sid, number)  # raises ValueError for an unknown number
+        return number, self._live.get(number)
+
+    def _values(self, values: Any) -> tuple[float, ...]:
+        n = len(self._history.directions)
+        if values is None:
+            raise TypeError(
+                f"a COMPLETE trial needs {n} objective value(s), but got None "
+                "(pass state='fail' or state='pruned' otherwise)."
+            )
+        items = _as_list(values)
+        if items is None:
+            items = [values]
+        if len(items) != n:
+            raise ValueError(
+                f"the study has {n} objective(s) ({self.directions}), but {len(items)} value(s) "
+                f"were given: {values!r}."
+            )
+        return tuple(real_value("an objective value", v) for v in items)
+
+    def _last_report(self, number: int, live: Trial | None) -> tuple[float, ...] | None:
+        inter = live._inter if live is not None else self._storage.trial(self._sid, number).intermediate_values
+        if not inter:
+            return None
+        last = inter[max(inter)]
+        vals = tuple(last) if isinstance(last, (tuple, list)) else (last,)
+        return None if any(math.isnan(v) for v in vals) else vals
+
+    # -- optimize ---------------------------------------------------------------------------------
+    def optimize(
+        self,
+        func: Callable[[Trial], Any],
+        n_trials: int | None = None,
+        timeout: float | None = None,
+        catch: Iterable[type[Exception]] | type[Exception] = (),
+        callbacks: Iterable[Callable[[Study, FrozenTrial], None]] = (),
+        n_jobs: int = 1,
+    ) -> None:
+        """Run ``func(trial)`` for ``n_trials`` trials or ``timeout`` seconds (or until ``stop``,
+        or until the sampler is exhausted).
+
+        ``func`` returns the objective value(s). It may ``raise hpopt.TrialPruned()``. An exception
+        listed in ``catch`` marks the trial FAIL and the study goes on; any other exception
+        (KeyboardInterrupt and SystemExit included) marks it FAIL and is re-raised. A return value
+        that is not a real number (or the wrong count) marks the trial FAIL with a warning.
+
+        Args:
+            func: The objective.
+            n_trials: How many trials this call runs (None: until timeout/stop/exhaustion).
+            timeout: Seconds after which no new trial is started.
+            catch: Exception classes that fail the trial without stopping the study.
+            callbacks: ``callback(study, frozen_trial)`` after every trial.
+            n_jobs: Threads running trials in parallel (-1: one per CPU).
+
+        Raises:
+            TypeError, ValueError: Invalid arguments (before any trial starts).
+        """
+        if not callable(func):
+            raise TypeError(f"`func` must be callable, but got {func!r}.")
+        n_trials = _opt_count("n_trials", n_trials)
+        if timeout is not None:
+            timeout = real_value("`timeout`", timeout)
+            if not timeout > 0:
+                raise ValueError(f"`timeout > 0` must hold, but got timeout={timeout!r}.")
+        catch = _catch_tuple(catch)
+        callbacks = list(callbacks)
+        if not all(callable(cb) for cb in callbacks):
+            raise TypeError("every callback must be callable as callback(study, frozen_trial).")
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+            raise ValueError(f"`n_jobs` must be a positive int or -1, but got {n_jobs!r}.")
+        if n_jobs == -1:
+            n_jobs = os.cpu_count() or 1
+        self._stop_flag = False
+        budget = _Budget(n_trials, timeout)
+
+        def worker() -> None:
+            while not self._stop_flag and budget.take():
+                self._storage.sync()
+                if self.sampler.is_exhausted(self._history):
+                    return
+                try:
+                    trial = self.ask()
+                except SearchSpaceExhausted:
+                    return
+                ft = self._run(func, trial, catch)
+                for cb in callbacks:
+                    cb(self, ft)
+
+        if n_jobs == 1:
+            worker()
+            return
+        with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="hpopt") as pool:
+            futures = [pool.submit(worker) for _ in range(n_jobs)]
+            try:
+                for f in futures:
+                    f.result()
+            except BaseException:
+                self._stop_flag = True
+                raise
+
+    def _run(self, func: Callable[[Trial], Any], trial: Trial, catch: tuple[type, ...]) -> FrozenTrial:
+        try:
+            result = func(trial)
+        except TrialPruned:
+            return self.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
+        except catch as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            warnings.warn(f"trial {trial.number} failed: {reason}", FailedTrialWarning, stacklevel=3)
+            return self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
+        except BaseException as exc:
+            self._stop_flag = True
+            reason = f"{type(exc).__name__}: {exc}"
+            self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
+            raise
+        try:
+            values = self._values(result)
+        except (TypeError, ValueError) as exc:
+            reason = f"the objective returned {result!r}: {exc}"
+            warnings.warn(f"trial {trial.number} failed: {reason}", FailedTrialWarning, stacklevel=3)
+            return self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
+        if any(math.isnan(v) for v in values):
+            reason = f"objective value is NaN ({list(values)})"
+            warnings.warn(f"trial {trial.number} failed: {reason}.", FailedTrialWarning, stacklevel=3)
+            return self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
+        return self._finish(trial.number, trial, TrialState.COMPLETE, values, None, False)
+
+    def stop(self) -> None:
+        """Ask a running ``optimize`` to start no new trial (e.g. from a callback)."""
+        self._stop_flag = True
+
+    # -- queue ------------------------------------------------------------------------------------
+    def enqueue_trial(
+        self, params: Mapping[str, Any], *, user_attrs: Mapping[str, Any] | None = None,
+        skip_if_exists: bool = False,
+    ) -> int | None:
+        """Queue a trial with fixed parameter values; the next ``ask`` returns it first.
+
+        Values are checked against their distribution when the objective suggests them
+        (a value outside it fails that trial with a clear reason).
+
+        Args:
+            params: name -> value (None, bool, int, float or str).
+            user_attrs: Attributes to attach to the queued trial.
+            skip_if_exists: Do nothing (return None) when a trial with these parameters exists.
+
+        Returns:
+            The queued trial's number, or None when skipped.
+        """
+        if not isinstance(params, Mapping):
+            raise TypeError(f"`params` must be a dict of name -> value, but got {params!r}.")
+        fixed = {}
+        for name, value in params.items():
+            check_name("parameter", name)
+            if not (value is None or isinstance(value, (bool, str))):
+                value = real_value(f"enqueued value of {name!r}", value) if not isinstance(
+                    value, numbers.Integral) else int(value)
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ValueError(f"enqueued value of {name!r} must be finite, but got {value!r}.")
+            fixed[name] = value
+        user = {}
+        for key, value in (user_attrs or {}).items():
+            check_name("user attribute", key)
+            user[key] = json_value("user attribute", key, value)
+        if skip_if_exists:
+            self._storage.sync()
+            for t in self._storage.trials(self._sid):
+                if all(k in t.params and t.params[k] == v for k, v in fixed.items()):
+                    return None
+        return self._storage.enqueue(self._sid, fixed, user)
+
+    # -- reading ----------------------------------------------------------------------------------
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        """All trials ordered by number (a fresh list of immutable records)."""
+        return self._storage.trials(self._sid)
+
+    def get_trials(self, states: Iterable[TrialState | str] | None = None) -> list[FrozenTrial]:
+        """Trials whose state is in ``states`` (all when None), ordered by number."""
+        wanted = None if states is None else frozenset(TrialState.parse(s) for s in states)
+        return self._storage.trials(self._sid, wanted)
+
+    @property
+    def best_trial(self) -> FrozenTrial:
+        """The best COMPLETE trial of a single-objective study.
+
+        Raises:
+            RuntimeError: The study has several objectives (use ``best_trials``).
+            ValueError: No trial is COMPLETE yet.
+        """
+        self._single("best_trial")
+        best = self._storage.best(self._sid)
+        if best is None:
+            raise ValueError(f"study {self.study_name!r} has no COMPLETE trial yet.")
+        return best
+
+    @property
+    def best_value(self) -> float:
+        """The best objective value (single objective)."""
+        return self.best_trial.values[0]
+
+    @property
+    def best_params(self) -> dict[str, Any]:
+        """The parameters of the best trial (single objective)."""
+        return dict(self.best_trial.params)
+
+    @property
+    def best_trials(self) -> list[FrozenTrial]:
+        """The Pareto front: COMPLETE trials no other COMPLETE trial dominates (by number)."""
+        done = self._storage.trials(self._sid, frozenset({TrialState.COMPLETE}))
+        if not done:
+            return []
+        signs = np.array([1.0 if d == "minimize" else -1.0 for d in self._history.directions])
+        front = pareto_front_mask(np.array([t.values for t in done]) * signs)
+        return [t for t, keep in zip(done, front) if keep]
+
+    def _single(self, what: str) -> None:
+        if len(self._history.directions) != 1:
+            raise RuntimeError(
+                f"`{what}` is for single-objective studies; this one has directions "
+                f"{self.directions} (use best_trials / directions)."
+            )
+
+
+def pareto_front_mask(costs: np.ndarray) -> np.ndarray:
+    """Boolean mask of the non-dominated rows of ``costs`` (all objectives minimized).
+
+    Rows that are exact duplicates of a front member stay on the front. Vectorized per row
+    chunk: O(n^2 d) comparisons without Python loops over pairs.
+    """
+    n = costs.shape[0]
+    keep = np.ones(n, dtype=bool)
+    chunk = max(1, 2_000_000 // max(1, n * costs.shape[1]))
+    for start in range(0, n, chunk):
+        block = costs[start:start + chunk, None, :]  # (b, 1, d) against (1, n, d)
+        dominated = np.any(
+            np.all(costs[None, :, :] <= block, axis=2) & np.any(costs[None, :, :] < block, axis=2),
+            axis=1,
+        )
+        keep[start:start + chunk] = ~dominated
+    return keep
+
+
+class _Budget:
+    """Shared trial counter and deadline for ``optimize`` workers."""
+
+    def __init__(self, n_trials: int | None, timeout: float | None) -> None:
+        self._left = n_trials
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                return False
+            if self._left is None:
+                return True
+            if self._left <= 0:
+                return False
+            self._left -= 1
+            return True
+
+
+def _planned_value(
+    sampler: Sampler, name: str, dist: Distribution, fixed: Mapping[str, Any], values: Mapping[str, Any]
+) -> Any:
+    if name in fixed:
+        value = fixed[name]
+        if not dist.contains(value):
+            raise ValueError(f"the enqueued value {value!r} of parameter {name!r} lies outside {dist!r}.")
+        return dist.canonical(value)
+    if name not in values:
+        raise SamplerError(f"{type(sampler).__name__}.sample_joint returned no value for {name!r}.")
+    value = values[name]
+    if not dist.contains(value):
+        raise SamplerError(
+            f"{type(sampler).__name__} returned {value!r} for {name!r}, which lies outside {dist!r}."
+        )
+    return dist.canonical(value)
+
+
+def _check_space(space: Any) -> dict[str, Distribution]:
+    if not isinstance(space, Mapping):
+        raise TypeError(f"`space` must be a dict of name -> distribution, but got {space!r}.")
+    out = {}
+    for name, dist in space.items():
+        check_name("parameter", name)
+        if not isinstance(dist, (Float, Int, Categorical)):
+            raise TypeError(
+                f"the distribution of {name!r} must be hpopt.Float, Int or Categorical, but got {dist!r}."
+            )
+        out[name] = dist
+    return out
+
+
+def _opt_count(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an int or None, but got {value!r}.")
+    if value < 0:
+        raise ValueError(f"`{name} >= 0` must hold, but got {name}={value}.")
+    return int(value)
+
+
+def _catch_tuple(catch: Any) -> tuple[type, ...]:
+    if isinstance(catch, type):
+        catch = (catch,)
+    catch = tuple(catch)
+    for c in catch:
+        if not (isinstance(c, type) and issubclass(c, BaseException)):
+            raise TypeError(f"`catch` must hold exception classes, but got {c!r}.")
+    return catch
+
+
+def _directions(direction: Any, directions: Any) -> tuple[str, ...] | None:
+    if direction is not None and directions is not None:
+        raise ValueError("give `direction` or `directions`, not both.")
+    if directions is None:
+        if direction is None:
+            return None
+        directions = [direction]
+    if isinstance(directions, str) or not isinstance(directions, Sequence) or not directions:
+        raise ValueError(f"`directions` must be a non-empty list, but got {directions!r}.")
+    out = []
+    for d in directions:
+        if not isinstance(d, str) or d.lower() not in _DIRECTIONS:
+            raise ValueError(f"each direction must be 'minimize' or 'maximize', but got {d!r}.")
+        out.append(d.lower())
+    return tuple(out)
+
+
+def _resolve_sampler(sampler: Any, seed: Any) -> Sampler:
+    from hpopt.plugins import make_sampler
+
+    if sampler is None:
+        return make_sampler("random", seed=seed)
+    if isinstance(sampler, str):
+        return make_sampler(sampler, seed=seed) if seed is not None else make_sampler(sampler)
+    if not isinstance(sampler, Sampler):
+        raise TypeError(
+            f"`sampler` must be a registered name or an hpopt.Sampler instance, but got {sampler!r}."
+        )
+    if seed is not None:
+        raise ValueError("`seed` seeds a sampler chosen by name; seed the sampler instance itself.")
+    return sampler
+
+
+def _resolve_pruner(pruner: Any) -> Pruner:
+    from hpopt.plugins import make_pruner
+
+    if pruner is None:
+        return NopPruner()
+    if isinstance(pruner, str):
+        return make_pruner(pruner)
+    if not isinstance(pruner, Pruner):
+        raise TypeError(
+            f"`pruner` must be a registered name or an hpopt.Pruner instance, but got {pruner!r}."
+        )
+    return pruner
+
+
+def create_study(
+    *,
+    study_name: str | None = None,
+    storage: Any = None,
+    sampler: Sampler | str | None = None,
+    pruner: Pruner | str | None = None,
+    direction: str | None = None,
+    directions: Sequence[str] | None = None,
+    seed: int | np.random.Generator | None = None,
+    load_if_exists: bool = False,
+) -> Study:
+    """Create a study (or continue one with ``load_if_exists``).
+
+    Args:
+        study_name: A unique name in the storage (default: a random one).
+        storage: None (in memory), a URL such as ``"sqlite:///study.db"``, or a Storage.
+        sampler: A sampler instance or a registered name (default ``"random"``).
+        pruner: A pruner instance or a registered name (default: never prune).
+        direction: ``"minimize"`` (default) or ``"maximize"``.
+        directions: One direction per objective, for several objectives.
+        seed: Seeds a sampler chosen by name (or the default one).
+        load_if_exists: Continue an existing study of that name instead of raising.
+
+    Raises:
+        ValueError, TypeError: Invalid arguments (nothing is written).
+        DuplicatedStudyError: The name exists and ``load_if_exists`` is False.
+
+    Example:
+        >>> import hpopt
+        >>> study = hpopt.create_study(direction="maximize", sampler="random", seed=3)
+        >>> study.optimize(lambda t: -t.suggest_float("x", -1, 1) ** 2, n_trials=10)
+        >>> len(study.trials)
+        10
+    """
+    dirs = _directions(direction, directions)
+    if study_name is None:
+        study_name = f"study-{uuid.uuid4().hex}"
+    check_name("study", study_name)
+    the_sampler = _resolve_sampler(sampler, seed)
+    the_sampler.check_study(dirs or ("minimize",))
+    the_pruner = _resolve_pruner(pruner)
+    store = open_storage(storage)
+    sid = store.create_study(study_name, dirs, load_if_exists=bool(load_if_exists))
+    return Study(store, sid, the_sampler, the_pruner)
+
+
+def load_study(
+    study_name: str,
+    storage: Any,
+    *,
+    sampler: Sampler | str | None = None,
+    pruner: Pruner | str | None = None,
+    seed: int | np.random.Generator | None = None,
+) -> Study:
+    """Open an existing study.
+
+    Raises:
+        StudyNotFoundError: No study of that name (the known names are listed).
+    """
+    check_name("study", study_name)
+    the_sampler = _resolve_sampler(sampler, seed)
+    the_pruner = _resolve_pruner(pruner)
+    store = open_storage(storage)
+    sid = store.study_id(study_name)
+    the_sampler.check_study(store.directions(sid))
+    return Study(store, sid, the_sampler, the_pruner)
+
+
+def delete_study(study_name: str, storage: Any) -> None:
+    """Delete a study from a storage."""
+    open_storage(storage).delete_study(study_name)
+
+
+def study_names(storage: Any) -> list[str]:
+    """Names of the studies in a storage."""
+    return open_storage(storage).study_names()
+

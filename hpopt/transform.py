@@ -1,0 +1,147 @@
+"""The one search-space transform every model-based sampler shares: parameters <-> unit box.
+
+Each numeric parameter becomes one column in ``[0, 1]`` over its distribution's internal bounds
+(log scale for ``log=True``, a cell per integer or step so every value has equal width).
+A categorical parameter becomes one column holding its index cell, or ``k`` one-hot columns with
+``one_hot=True``. Decoding is vectorized over rows (candidates); the loop runs over parameters only.
+
+Example:
+    >>> import numpy as np
+    >>> from hpopt import Float, Int, Categorical, SpaceTransform
+    >>> tf = SpaceTransform({"lr": Float(1e-4, 1, log=True), "n": Int(1, 3), "act": Categorical(["a", "b"])})
+    >>> tf.dim
+    3
+    >>> tf.decode(np.array([0.5, 0.99, 0.2]))
+    {'lr': 0.01, 'n': 3, 'act': 'a'}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from hpopt.distributions import Categorical, Distribution, Float, Int
+
+__all__ = ["SpaceTransform"]
+
+
+class SpaceTransform:
+    """Encode parameter dicts of a fixed space as unit-box vectors, and decode them back.
+
+    Args:
+        space: name -> distribution, in the column order wanted.
+        one_hot: Encode categoricals one-hot (``k`` columns) instead of by index cell.
+
+    Attributes:
+        names: Parameter names in column order.
+        dim: Number of columns.
+        slices: name -> slice of its columns.
+        discrete: Boolean mask of columns whose values are discrete (int, step, categorical).
+    """
+
+    def __init__(self, space: Mapping[str, Distribution], *, one_hot: bool = False) -> None:
+        self.space = dict(space)
+        self.names = list(self.space)
+        self.one_hot = one_hot
+        self.slices: dict[str, slice] = {}
+        lows, highs, discrete = [], [], []
+        col = 0
+        for name, dist in self.space.items():
+            width = len(dist.choices) if one_hot and isinstance(dist, Categorical) else 1
+            self.slices[name] = slice(col, col + width)
+            lo, hi = dist.internal_bounds if width == 1 else (0.0, 1.0)
+            lows += [lo] * width
+            highs += [hi] * width
+            discrete += [not (isinstance(dist, Float) and dist.step is None)] * width
+            col += width
+        self.dim = col
+        self._lo = np.array(lows, dtype=float)
+        self._span = np.array(highs, dtype=float) - self._lo
+        self.discrete = np.array(discrete, dtype=bool)
+
+    def encode(self, params: Mapping[str, Any]) -> np.ndarray:
+        """One parameter dict -> a vector in the unit box (cell centres for discrete values)."""
+        u = np.empty(self.dim)
+        for name, dist in self.space.items():
+            sl = self.slices[name]
+            if sl.stop - sl.start > 1:
+                u[sl] = 0.0
+                u[sl.start + dist.index(params[name])] = 1.0  # type: ignore[union-attr]
+                continue
+            x = dist.to_internal(params[name])
+            span = self._span[sl.start]
+            u[sl.start] = (x - self._lo[sl.start]) / span if span > 0 else 0.5
+        return u
+
+    def encode_many(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Several parameter dicts -> an ``(n, dim)`` array."""
+        out = np.empty((len(rows), self.dim))
+        for i, row in enumerate(rows):
+            out[i] = self.encode(row)
+        return out
+
+    def to_values(self, u: np.ndarray) -> dict[str, np.ndarray]:
+        """``(n, dim)`` unit rows -> per parameter, an array of snapped values.
+
+        Numeric parameters give their values (ints as integral floats); categoricals give indices.
+        """
+        u = np.atleast_2d(np.asarray(u, dtype=float))
+        x = self._lo + np.clip(u, 0.0, 1.0) * self._span
+        out = {}
+        for name, dist in self.space.items():
+            sl = self.slices[name]
+            if sl.stop - sl.start > 1:
+                out[name] = np.argmax(u[:, sl], axis=1)
+            else:
+                out[name] = _snap(dist, x[:, sl.start])
+        return out
+
+    def snap(self, u: np.ndarray) -> np.ndarray:
+        """Move unit rows onto representable points (cell centres of discrete values)."""
+        u = np.atleast_2d(np.asarray(u, dtype=float))
+        vals = self.to_values(u)
+        out = np.empty_like(u)
+        for name, dist in self.space.items():
+            sl, v = self.slices[name], vals[name]
+            if sl.stop - sl.start > 1:
+                out[:, sl] = np.eye(sl.stop - sl.start)[v]
+                continue
+            x = np.log(v) if getattr(dist, "log", False) else v.astype(float)
+            span = self._span[sl.start]
+            out[:, sl.start] = (x - self._lo[sl.start]) / span if span > 0 else 0.5
+        return out
+
+    def decode(self, u: np.ndarray) -> dict[str, Any]:
+        """One unit vector -> a parameter dict of Python values inside their distributions."""
+        return self.decode_many(np.atleast_2d(u))[0]
+
+    def decode_many(self, u: np.ndarray) -> list[dict[str, Any]]:
+        """``(n, dim)`` unit rows -> ``n`` parameter dicts."""
+        vals = self.to_values(u)
+        columns = []
+        for name in self.names:
+            dist, v = self.space[name], vals[name]
+            if isinstance(dist, Categorical):
+                columns.append([dist.choices[i] for i in v.tolist()])
+            elif isinstance(dist, Int):
+                columns.append([int(a) for a in v.tolist()])
+            else:
+                columns.append(v.tolist())
+        return [dict(zip(self.names, row)) for row in zip(*columns)]
+
+
+def _snap(dist: Distribution, x: np.ndarray) -> np.ndarray:
+    """Internal floats -> snapped user values (categoricals: indices), vectorized."""
+    if isinstance(dist, Categorical):
+        return np.clip(np.rint(x), 0, len(dist.choices) - 1).astype(int)
+    if dist.log:
+        v = np.exp(x)
+        if isinstance(dist, Int):
+            v = np.rint(v)
+    elif isinstance(dist, Int) or dist.step is not None:
+        v = dist.low + np.rint((x - dist.low) / dist.step) * dist.step
+    else:
+        v = x
+    return np.clip(v, dist.low, dist.high)

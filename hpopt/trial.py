@@ -1,0 +1,321 @@
+"""The live :class:`Trial` handle an objective receives: suggest, report, prune, attributes.
+
+Define-by-run suggestions are buffered in the handle and written with the trial's next report or
+its ``tell`` (one storage commit instead of one per parameter). Parameters of a static ``ask(space)``
+are written at ask time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import warnings
+from collections.abc import Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hpopt._frozendict import FrozenDict
+from hpopt.distributions import Categorical, Distribution, Float, Int, check_compatible
+from hpopt.errors import HpoptWarning, SamplerError, TrialFinishedError
+from hpopt.records import MAX_NAME_LENGTH, FrozenTrial, TrialState
+from hpopt.samplers.base import TrialInfo
+
+if TYPE_CHECKING:
+    from hpopt.study import Study
+
+__all__ = ["Trial", "check_name", "json_value", "real_value"]
+
+_DIST_TYPES = (Float, Int, Categorical)
+
+
+def check_name(kind: str, name: Any) -> str:
+    """Validate a parameter/attribute name.
+
+    Raises:
+        TypeError: Not a str.
+        ValueError: Empty or longer than :data:`~hpopt.records.MAX_NAME_LENGTH`.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name must be a str, but got {name!r} ({type(name).__name__}).")
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise ValueError(
+            f"{kind} name must have 1 to {MAX_NAME_LENGTH} characters, but {name[:40]!r}... has {len(name)}."
+        )
+    return name
+
+
+def json_value(kind: str, key: str, value: Any) -> Any:
+    """``value`` as it reads back from storage (tuples become lists), or TypeError if not JSON."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{kind} {key!r} must be JSON-serializable (it is persisted), but got "
+            f"{value!r} ({type(value).__name__}): {exc}"
+        ) from None
+
+
+def real_value(what: str, value: Any) -> float:
+    """A real number (int, float, numpy real scalar, 0-d array) as a Python float.
+
+    Raises:
+        TypeError: bool, str, None, complex or any other type.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{what} must be a real number, but got {value!r} ({type(value).__name__}).")
+    return float(value)
+
+
+class Trial:
+    """A running trial: ask it for parameters, report progress, then ``tell`` the study its result.
+
+    Example:
+        >>> import hpopt
+        >>> study = hpopt.create_study(seed=1)
+        >>> trial = study.ask()
+        >>> lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+        >>> layers = trial.suggest_int("layers", 1, 4)
+        >>> trial.report(0.9, step=0)
+        >>> study.tell(trial, 0.5).state.name
+        'COMPLETE'
+    """
+
+    __slots__ = (
+        "_study", "number", "_params", "_dists", "_fixed", "_plan", "_pending", "_user",
+        "_inter", "_finished", "_info", "__weakref__",
+    )
+
+    def __init__(
+        self,
+        study: Study,
+        number: int,
+        params: dict[str, Any],
+        dists: dict[str, Distribution],
+        fixed: dict[str, Any],
+        plan: dict[str, Any],
+    ) -> None:
+        self._study = study
+        #: The trial's number within its study (0, 1, 2, ...).
+        self.number = number
+        self._params = dict(params)
+        self._dists = dict(dists)
+        self._fixed = fixed
+        self._plan = plan
+        self._pending: dict[str, Any] = {}
+        self._user: dict[str, Any] = {}
+        self._inter: dict[int, Any] = {}
+        self._finished = False
+        self._info = TrialInfo(
+            number, MappingProxyType(self._params), MappingProxyType(self._dists), fixed
+        )
+
+    def __repr__(self) -> str:
+        return f"<Trial {self.number} of {self._study.study_name!r} params={self._params}>"
+
+    @property
+    def study(self) -> Study:
+        """The study this trial belongs to."""
+        return self._study
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """A copy of the parameters suggested so far."""
+        return dict(self._params)
+
+    @property
+    def distributions(self) -> dict[str, Distribution]:
+        """A copy of the distributions of the parameters suggested so far."""
+        return dict(self._dists)
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        """User attributes set through this handle (not yet written ones included)."""
+        return dict(self._user)
+
+    def _check_open(self) -> None:
+        if self._finished:
+            raise TrialFinishedError(
+                f"trial {self.number} is finished; a finished trial never changes (ask a new one)."
+            )
+
+    # -- suggestions ----------------------------------------------------------------------------
+    def suggest_float(
+        self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
+    ) -> float:
+        """A float in ``[low, high]`` (log-uniform with ``log``; on a grid with ``step``).
+
+        Raises:
+            ValueError, TypeError: Invalid bounds, naming the parameter (nothing is written).
+        """
+        return self.suggest(name, _build(name, Float, low, high, log=log, step=step))
+
+    def suggest_int(self, name: str, low: int, high: int, *, log: bool = False, step: int = 1) -> int:
+        """An int in ``[low, high]`` (log-uniform with ``log``; every ``step``-th with ``step``).
+
+        Raises:
+            TypeError: Non-integral bounds or step.
+            ValueError: Invalid bounds, naming the parameter.
+        """
+        return self.suggest(name, _build(name, Int, low, high, log=log, step=step))
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        """One of ``choices`` (None, bool, int, float or str values).
+
+        Raises:
+            TypeError, ValueError: Invalid choices, naming the parameter.
+        """
+        return self.suggest(name, _build(name, Categorical, choices))
+
+    def suggest(self, name: str, distribution: Distribution) -> Any:
+        """A value for ``name`` from ``distribution`` (any :class:`Float`, :class:`Int` or
+        :class:`Categorical`). Suggesting the same name again with the same distribution returns
+        the same value.
+
+        Raises:
+            ValueError: The name was used with an incompatible distribution (another type, log
+                flag or choice list) in this study, or an enqueued value lies outside it.
+            TrialFinishedError: The trial is finished.
+        """
+        self._check_open()
+        old = self._dists.get(name)
+        if old is not None:
+            if old == distribution:
+                return self._params[name]
+            raise ValueError(
+                f"parameter {name!r} was already suggested in trial {self.number} as {old!r}; it "
+                f"cannot be suggested again as {distribution!r}."
+            )
+        check_name("parameter", name)
+        if not isinstance(distribution, _DIST_TYPES):
+            raise TypeError(
+                f"`distribution` of {name!r} must be hpopt.Float, Int or Categorical, but got "
+                f"{distribution!r}."
+            )
+        study = self._study
+        known = study._storage.known_distribution(study._sid, name)
+        if known is not None:
+            check_compatible(name, known, distribution)
+        if name in self._fixed:
+            value = self._fixed[name]
+            if not distribution.contains(value):
+                raise ValueError(
+                    f"the enqueued value {value!r} of parameter {name!r} lies outside {distribution!r}."
+                )
+        elif name in self._plan and distribution.contains(self._plan[name]):
+            value = self._plan[name]
+        else:
+            value = study.sampler.sample(study._history, self._info, name, distribution)
+            if not distribution.contains(value):
+                raise SamplerError(
+                    f"{type(study.sampler).__name__}.sample returned {value!r} for {name!r}, "
+                    f"which lies outside {distribution!r}."
+                )
+        value = distribution.canonical(value)
+        self._params[name] = value
+        self._dists[name] = distribution
+        self._pending[name] = value
+        return value
+
+    # -- progress -------------------------------------------------------------------------------
+    def report(self, value: float | Sequence[float], step: int) -> None:
+        """Record an intermediate value (one per objective) at ``step`` (a non-negative int).
+
+        NaN is stored (pruners treat it as the worst value). A step reported twice keeps the
+        first value, with a warning.
+
+        Raises:
+            TypeError: A non-numeric value or non-integral step.
+            ValueError: A negative step or the wrong number of values.
+            TrialFinishedError: The trial is finished.
+        """
+        self._check_open()
+        if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral):
+            raise TypeError(f"`step` must be an int, but got {step!r} ({type(step).__name__}).")
+        step = int(step)
+        if step < 0:
+            raise ValueError(f"`step >= 0` must hold, but got step={step}.")
+        n = len(self._study.directions)
+        if n == 1:
+            stored: Any = real_value("reported value", value)
+        else:
+            items = _as_list(value)
+            if items is None or len(items) != n:
+                raise ValueError(f"report() needs {n} values (one per objective), but got {value!r}.")
+            stored = [real_value("reported value", v) for v in items]
+        if step in self._inter:
+            warnings.warn(
+                f"trial {self.number} already reported step {step}; the first value is kept.",
+                HpoptWarning,
+                stacklevel=2,
+            )
+            return
+        self._flush(reports=[[step, stored]])
+        self._inter[step] = tuple(stored) if n > 1 else stored
+
+    def should_prune(self) -> bool:
+        """Ask the study's pruner whether to stop this trial now (after a ``report``)."""
+        self._check_open()
+        study = self._study
+        study._storage.sync()
+        return bool(study.pruner.prune(study._history, self.snapshot()))
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Attach a JSON-serializable value to the trial (written with the next report or tell).
+
+        Raises:
+            TypeError: ``value`` is not JSON-serializable or ``key`` is not a str.
+        """
+        self._check_open()
+        check_name("user attribute", key)
+        self._user[key] = json_value("user attribute", key, value)
+
+    def snapshot(self) -> FrozenTrial:
+        """The running trial as a :class:`FrozenTrial` (what pruners see)."""
+        return FrozenTrial(
+            number=self.number,
+            state=TrialState.RUNNING,
+            values=None,
+            params=FrozenDict(self._params),
+            distributions=FrozenDict(self._dists),
+            intermediate_values=FrozenDict(self._inter),
+            user_attrs=FrozenDict(self._user),
+        )
+
+    # -- writing --------------------------------------------------------------------------------
+    def _payload(self) -> dict[str, Any]:
+        pending = self._pending
+        return {
+            "params": pending or None,
+            "dists": {n: self._dists[n] for n in pending} if pending else None,
+            "user": dict(self._user) or None,
+        }
+
+    def _flush(self, reports: list[list[Any]] | None = None) -> None:
+        study = self._study
+        study._storage.update(study._sid, self.number, reports=reports, **self._payload())
+        self._pending = {}
+
+
+def _build(name: str, cls: type, *args: Any, **kwargs: Any) -> Distribution:
+    try:
+        return cls(*args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"parameter {name!r}: {exc}") from None
+
+
+def _as_list(value: Any) -> list[Any] | None:
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.ndim == 1 else None
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return None
+
+
+def is_nan(values: Sequence[float]) -> bool:
+    """True when any value is NaN."""
+    return any(math.isnan(v) for v in values)
