@@ -18,13 +18,29 @@ __all__ = ["main", "COMMANDS"]
 
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 COMMANDS: dict[str, Command] = {}
+#: Modules imported by the ``hpopt`` command to register more sub-commands.
+_SUBCOMMAND_MODULES = ("hpopt.benchmark.cli",)
 
 
-def command(name: str, help_text: str) -> Callable[..., Any]:
-    """Decorator registering ``run(args) -> int`` with an ``add_arguments(parser)`` attribute."""
+def command(
+    name: str,
+    help_text: str,
+    add_arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None,
+) -> Callable[..., Any]:
+    """Decorator registering ``run(args) -> int`` as sub-command ``name``.
+
+    Example (in a module listed in ``_SUBCOMMAND_MODULES``)::
+
+        def _args(p):
+            p.add_argument("--out")
+
+        @command("bench", "run benchmarks", _args)
+        def _bench(args):
+            return 0
+    """
 
     def wrap(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-        COMMANDS[name] = (help_text, getattr(run, "add_arguments", lambda p: None), run)
+        COMMANDS[name] = (help_text, add_arguments, run)
         return run
 
     return wrap
@@ -35,7 +51,8 @@ def _plugins_args(p: argparse.ArgumentParser) -> None:
                    help="list only this kind")
 
 
-@command("plugins", "list registered samplers, pruners, storages and problems with their provider")
+@command("plugins", "list registered samplers, pruners, storages and problems with their provider",
+         _plugins_args)
 def _plugins(args: argparse.Namespace) -> int:
     from hpopt.plugins import _get, failed_plugins
 
@@ -53,15 +70,12 @@ def _plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-_plugins.add_arguments = _plugins_args  # type: ignore[attr-defined]
-COMMANDS["plugins"] = (COMMANDS["plugins"][0], _plugins_args, _plugins)
-
 
 def _load_subcommands() -> None:
     """Import modules that add sub-commands (kept out of ``import hpopt`` for speed)."""
     import importlib
 
-    for module in ("hpopt.benchmark.cli",):
+    for module in _SUBCOMMAND_MODULES:
         try:
             importlib.import_module(module)
         except ImportError:
