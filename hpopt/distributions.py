@@ -46,6 +46,9 @@ _GRID_RTOL = 1e-8
 
 def _real(name: str, value: Any) -> float:
     """Return ``value`` as a finite Python float, or raise naming ``name``."""
+    cls = value.__class__
+    if (cls is float or cls is int) and -math.inf < value < math.inf:
+        return float(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a real number, but got {value!r} ({type(value).__name__}).")
     v = float(value)
@@ -56,6 +59,8 @@ def _real(name: str, value: Any) -> float:
 
 def _integral(name: str, value: Any) -> int:
     """Return ``value`` as a Python int; integral floats (2.0) are accepted."""
+    if value.__class__ is int:
+        return value
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be an integer, but got {value!r} ({type(value).__name__}).")
     if isinstance(value, numbers.Integral):
@@ -149,9 +154,12 @@ class Float:
 
     def contains(self, value: Any) -> bool:
         """Whether ``value`` is a real number inside the range (and on the grid)."""
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        if value.__class__ is float or value.__class__ is int:
+            v = float(value)
+        elif isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             return False
-        v = float(value)
+        else:
+            v = float(value)
         if not (self.low <= v <= self.high):
             return False
         if self.step is None:
@@ -252,6 +260,8 @@ class Int:
 
     def contains(self, value: Any) -> bool:
         """Whether ``value`` is an integer inside the range and on the grid."""
+        if value.__class__ is int:
+            return self.low <= value <= self.high and (value - self.low) % self.step == 0
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             return False
         v = float(value)

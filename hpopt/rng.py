@@ -69,9 +69,18 @@ def _key(key: str) -> int:
     return h
 
 
+_last_trial: tuple[int, int, int] = (-1, -1, 0)
+
+
 def unit_hash(seed: int, number: int, key: str) -> float:
     """A uniform float in ``[0, 1)`` determined by ``(seed, number, key)`` alone."""
-    z = _mix((seed * 0x9E3779B97F4A7C15 + _mix(number + 0x632BE59BD9B4E019)) & _MASK)
+    global _last_trial
+    last = _last_trial  # one atomic read: safe with threads
+    if last[0] == seed and last[1] == number:
+        z = last[2]
+    else:
+        z = _mix((seed * 0x9E3779B97F4A7C15 + _mix(number + 0x632BE59BD9B4E019)) & _MASK)
+        _last_trial = (seed, number, z)
     return (_mix(z ^ _key(key)) >> 11) * (1.0 / 9007199254740992.0)
 
 

@@ -169,7 +169,8 @@ class Trial:
         Raises:
             TypeError, ValueError: Invalid choices, naming the parameter.
         """
-        return self.suggest(name, _build(name, Categorical, choices))
+        key = tuple(choices) if isinstance(choices, (list, tuple)) else choices
+        return self.suggest(name, _build(name, Categorical, key))
 
     def suggest(self, name: str, distribution: Distribution) -> Any:
         """A value for ``name`` from ``distribution`` (any :class:`Float`, :class:`Int` or
@@ -301,11 +302,29 @@ class Trial:
         self._pending = {}
 
 
+# Distributions built by suggest_* calls, by their arguments (and the arguments' types, so that a
+# bad `True` bound is never served a cached good distribution). Bounded; cleared when full.
+_DIST_CACHE: dict[tuple[Any, ...], Distribution] = {}
+_DIST_CACHE_SIZE = 4096
+
+
 def _build(name: str, cls: type, *args: Any, **kwargs: Any) -> Distribution:
     try:
-        return cls(*args, **kwargs)
+        key: tuple[Any, ...] | None = (cls, *[(a.__class__, a) for a in args], *kwargs.items())
+        dist = _DIST_CACHE.get(key)  # type: ignore[arg-type]
+    except TypeError:  # unhashable arguments (a list of choices): no caching
+        key, dist = None, None
+    if dist is not None:
+        return dist
+    try:
+        dist = cls(*args, **kwargs)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"parameter {name!r}: {exc}") from None
+    if key is not None:
+        if len(_DIST_CACHE) >= _DIST_CACHE_SIZE:
+            _DIST_CACHE.clear()
+        _DIST_CACHE[key] = dist
+    return dist
 
 
 def _as_list(value: Any) -> list[Any] | None:

@@ -40,4 +40,5 @@ class RandomSampler(Sampler):
 
     def sample(self, history: History, trial: TrialInfo, name: str, distribution: Distribution) -> Any:
         lo, hi = distribution.internal_bounds
-        return distribution.from_internal(lo + unit_hash(self.seed, trial.number, name) * (hi - lo))
+        u = unit_hash(self.seed, trial.number, name)
+        return distribution.from_internal(lo + u * (hi - lo))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from hpopt.errors import DuplicatedStudyError, StudyNotFoundError, TrialFinishedError
@@ -91,20 +91,9 @@ class Storage:
             apply(op)
             self._last = op_id
 
-    @contextmanager
-    def _writing(self) -> Iterator[list[dict[str, Any]]]:
+    def _writing(self) -> _Write:
         """Lock, catch up, let the caller validate and queue ops, then append, commit, apply."""
-        with self._lock:
-            ops: list[dict[str, Any]] = []
-            with self._backend.write() as tx:
-                if self._backend.shared:
-                    self._catch_up(tx)
-                yield ops
-                last = tx.append(ops) if ops else None
-            for op in ops:
-                self._model.apply(op)
-            if last is not None and self._backend.shared:
-                self._last = last
+        return _Write(self)
 
     def _study(self, sid: int) -> StudyRec:
         st = self._model.studies.get(sid)
@@ -352,6 +341,61 @@ class Storage:
     def version(self, sid: int) -> int:
         """A counter that grows with every change to the study (for caches)."""
         return self._study(sid).version
+
+
+class _Write:
+    """Context manager of one validated write (a class: this is the hot path of every trial).
+
+    ``with storage._writing() as ops:`` holds the storage lock and the backend's write
+    transaction; the body validates against the caught-up model and queues operations in ``ops``.
+    On a clean exit they are appended, committed and applied to the local model; if the body
+    raises, the transaction is rolled back and nothing is written.
+    """
+
+    __slots__ = ("_storage", "_tx", "_ops")
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def __enter__(self) -> list[dict[str, Any]]:
+        storage = self._storage
+        storage._lock.acquire()
+        try:
+            self._tx = storage._backend.write()
+            tx = self._tx.__enter__()
+            if storage._backend.shared:
+                try:
+                    storage._catch_up(tx)
+                except BaseException as exc:
+                    self._tx.__exit__(type(exc), exc, exc.__traceback__)
+                    raise
+        except BaseException:
+            storage._lock.release()
+            raise
+        self._ops: list[dict[str, Any]] = []
+        return self._ops
+
+    def __exit__(self, et: Any, ev: Any, tb: Any) -> bool:
+        storage = self._storage
+        try:
+            if et is not None:
+                self._tx.__exit__(et, ev, tb)
+                return False
+            ops = self._ops
+            try:
+                last = storage._backend.append(ops) if ops else None
+            except BaseException as exc:
+                self._tx.__exit__(type(exc), exc, exc.__traceback__)
+                raise
+            self._tx.__exit__(None, None, None)  # commit; raises if the commit fails
+            apply = storage._model.apply
+            for op in ops:
+                apply(op)
+            if last is not None and storage._backend.shared:
+                storage._last = last
+            return False
+        finally:
+            storage._lock.release()
 
 
 def _require_running(study: str, rec: TrialRec) -> None:
