@@ -29,7 +29,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Sequence
-from typing import Any, Union
+from typing import Any
 
 import attrs
 import numpy as np
@@ -38,7 +38,7 @@ from hpopt.errors import HpoptWarning
 
 __all__ = ["Float", "Int", "Categorical", "Distribution", "distribution_from_json", "ChoiceType"]
 
-ChoiceType = Union[None, bool, int, float, str]
+ChoiceType = None | bool | int | float | str
 
 # Relative tolerance when deciding whether a float lies on a step grid.
 _GRID_RTOL = 1e-8
@@ -415,7 +415,7 @@ class Categorical:
         return {"type": "categorical", "choices": list(self.choices)}
 
 
-Distribution = Union[Float, Int, Categorical]
+Distribution = Float | Int | Categorical
 
 
 def distribution_from_json(data: dict[str, Any]) -> Distribution:

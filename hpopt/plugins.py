@@ -127,7 +127,9 @@ class _Registry:
                 )
             for name, factory in offered.items():
                 if not isinstance(name, str) or factory is None:
-                    raise PluginError(f"plugin {impl.plugin_name!r} offers a malformed {kind} entry {name!r}.")
+                    raise PluginError(
+                        f"plugin {impl.plugin_name!r} offers a malformed {kind} entry {name!r}."
+                    )
                 prev = table.get(name)
                 if prev is not None:
                     raise PluginError(

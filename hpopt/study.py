@@ -260,7 +260,10 @@ class Study:
         return tuple(real_value("an objective value", v) for v in items)
 
     def _last_report(self, number: int, live: Trial | None) -> tuple[float, ...] | None:
-        inter = live._inter if live is not None else self._storage.trial(self._sid, number).intermediate_values
+        if live is not None:
+            inter = live._inter
+        else:
+            inter = self._storage.trial(self._sid, number).intermediate_values
         if not inter:
             return None
         last = inter[max(inter)]

@@ -98,7 +98,9 @@ class SQLiteBackend(JournalBackend):
         query = parse_qs(parts.query)
         unknown = set(query) - {"synchronous"}
         if unknown:
-            raise ValueError(f"unknown SQLite storage options {sorted(unknown)} in {url!r} (known: synchronous).")
+            raise ValueError(
+                f"unknown SQLite storage options {sorted(unknown)} in {url!r} (known: synchronous)."
+            )
         sync = query.get("synchronous", ["full"])[-1].lower()
         return cls(path, synchronous=sync)
 

@@ -1,0 +1,1 @@
+"""Runnable examples: ``python -m hpopt.examples.ridge`` (needs the ``examples`` extra)."""
