@@ -100,6 +100,8 @@ class Float:
     high: float
     log: bool = False
     step: float | None = None
+    # Decimal places that keep grid values tidy (0.3, not 0.30000000000000004); derived from step.
+    _digits: int = attrs.field(init=False, eq=False, repr=False, default=0)
 
     def __attrs_post_init__(self) -> None:
         low, high = _real("low", self.low), _real("high", self.high)
@@ -133,6 +135,8 @@ class Float:
         object.__setattr__(self, "high", high)
         object.__setattr__(self, "log", log)
         object.__setattr__(self, "step", step)
+        if step is not None:
+            object.__setattr__(self, "_digits", max(0, 12 - math.floor(math.log10(step))))
 
     def __repr__(self) -> str:
         extra = ", log=True" if self.log else ""
@@ -173,8 +177,14 @@ class Float:
         return math.log(v) if self.log else v
 
     def canonical(self, value: Any) -> float:
-        """``value`` (already checked with :meth:`contains`) as a plain Python float."""
-        return float(value)
+        """``value`` (already checked with :meth:`contains`) as a plain Python float.
+
+        On a step grid the value is snapped exactly onto it (0.30000000000000004 becomes 0.3).
+        """
+        if self.step is None:
+            return float(value)
+        k = round((float(value) - self.low) / self.step)
+        return min(round(self.low + k * self.step, self._digits), self.high)
 
     def from_internal(self, x: float) -> float:
         """Snap an internal float back to a valid value (clipped to the range)."""
@@ -182,7 +192,7 @@ class Float:
             v = math.exp(x)
         elif self.step is not None:
             k = round((x - self.low) / self.step)
-            v = self.low + k * self.step
+            v = round(self.low + k * self.step, self._digits)
         else:
             v = float(x)
         return min(max(v, self.low), self.high)
