@@ -148,6 +148,11 @@ class GridSampler(Sampler):
         return {n: point[n] for n in space}
 
     def sample(self, history: History, trial: TrialInfo, name: str, distribution: Distribution) -> Any:
+        if name in self._dists:
+            raise ValueError(
+                f"the grid's value for parameter {name!r} (one of {list(self._dists[name].choices)}) "
+                f"lies outside the suggested {distribution!r}."
+            )
         raise ValueError(
             f"parameter {name!r} is not in the grid {self._names}; add it to the grid's search_space."
         )
