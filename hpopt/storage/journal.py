@@ -13,16 +13,26 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from hpopt.errors import DuplicatedStudyError, StudyNotFoundError, TrialFinishedError
+from hpopt.errors import (
+    DuplicatedStudyError,
+    StorageError,
+    StudyNotFoundError,
+    TrialFinishedError,
+)
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.storage.model import Model, StudyRec, TrialRec
 
-__all__ = ["JournalBackend", "Storage", "Plan"]
+__all__ = ["JournalBackend", "Storage", "Plan", "RetryableStorageError"]
 
+#: How many times a write is retried after its connection dropped.
+_RETRIES = 8
+#: ``finalize(results of the applied ops) -> the write's return value``.
+Finalize = Callable[[list[Any]], Any]
 #: ``plan(number, fixed_params) -> (params, distributions, system_attrs)``, run inside the write
 #: lock of :meth:`Storage.ask` so that it sees every trial, running ones included.
 Plan = Callable[[int, Mapping[str, Any]], tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]
@@ -35,6 +45,9 @@ class JournalBackend:
     """
 
     shared = True
+    #: True when the connection can drop mid-write (a network database): writes are then tagged
+    #: and retried; see :meth:`Storage._transact`.
+    retryable = False
     url = "memory"
 
     def read(self, after: int) -> list[tuple[int, dict[str, Any]]]:
@@ -53,6 +66,13 @@ class JournalBackend:
     def close(self) -> None:
         """Release connections and files."""
 
+    def reset(self) -> None:
+        """Drop a broken connection so that the next call opens a fresh one."""
+
+
+class RetryableStorageError(StorageError):
+    """A backend lost its connection; the operation may be retried on a new one."""
+
 
 class Storage:
     """Studies and trials over one :class:`JournalBackend`. Thread-safe; one per process or shared.
@@ -65,6 +85,7 @@ class Storage:
         self._model = Model()
         self._last = 0
         self._lock = threading.RLock()
+        self._watch: dict[str, list[Any]] = {}  # write token -> results of its ops seen landing
 
     @property
     def url(self) -> str:
@@ -86,14 +107,67 @@ class Storage:
                 self._catch_up(self._backend)
 
     def _catch_up(self, tx: JournalBackend) -> None:
-        apply = self._model.apply
+        apply, watch = self._model.apply, self._watch
         for op_id, op in tx.read(self._last):
-            apply(op)
+            result = apply(op)
             self._last = op_id
+            token = op.get("w")
+            if token is not None and token in watch:
+                watch[token].append(result)
 
-    def _writing(self) -> _Write:
-        """Lock, catch up, let the caller validate and queue ops, then append, commit, apply."""
-        return _Write(self)
+    def _transact(self, build: Callable[[], tuple[list[dict[str, Any]], Finalize]]) -> Any:
+        """One validated write: lock, catch up, ``build()`` the ops (validating against the
+        caught-up model; raising writes nothing), append, commit, apply, ``finalize(results)``.
+
+        Backends whose connection can drop (``retryable``) raise :class:`RetryableStorageError`;
+        the write is then retried on a fresh connection. Every op of a write carries one token,
+        so a write whose commit went through before the connection dropped is recognised when
+        catching up and not appended twice.
+        """
+        backend = self._backend
+        if not backend.retryable:
+            with self._lock:
+                with backend.write() as tx:
+                    if backend.shared:
+                        self._catch_up(tx)
+                    ops, finalize = build()
+                    last = tx.append(ops) if ops else None
+                apply = self._model.apply
+                results = [apply(op) for op in ops]
+                if last is not None and backend.shared:
+                    self._last = last
+                return finalize(results)
+        token = uuid.uuid4().hex
+        pending: Finalize | None = None
+        delay = 0.05
+        for attempt in range(_RETRIES + 1):
+            try:
+                with self._lock:
+                    self._watch[token] = []
+                    try:
+                        with backend.write() as tx:
+                            self._catch_up(tx)
+                            landed = self._watch[token]
+                            if pending is not None and landed:
+                                return pending(landed)  # committed before the connection dropped
+                            ops, finalize = build()
+                            for op in ops:
+                                op["w"] = token
+                            pending = finalize
+                            last = tx.append(ops) if ops else None
+                        results = [self._model.apply(op) for op in ops]
+                        if last is not None:
+                            self._last = last
+                        return finalize(results)
+                    finally:
+                        del self._watch[token]
+            except RetryableStorageError:
+                if attempt == _RETRIES:
+                    raise
+                backend.reset()
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _study(self, sid: int) -> StudyRec:
         st = self._model.studies.get(sid)
@@ -123,7 +197,7 @@ class Storage:
             DuplicatedStudyError: The name exists and ``load_if_exists`` is False.
             ValueError: ``load_if_exists`` and the existing study has other directions.
         """
-        with self._writing() as ops:
+        def build() -> tuple[list[dict[str, Any]], Finalize]:
             sid = self._model.by_name.get(name)
             if sid is not None:
                 existing = self._model.studies[sid].directions
@@ -137,10 +211,12 @@ class Storage:
                         f"study {name!r} exists with directions {list(existing)}, but "
                         f"directions {list(directions)} were requested."
                     )
-                return sid
+                return [], lambda _: sid
             dirs = list(directions) if directions is not None else ["minimize"]
-            ops.append({"op": "study", "name": name, "dirs": dirs, "t": time.time()})
-        return self._model.by_name[name]
+            op = {"op": "study", "name": name, "dirs": dirs, "t": time.time()}
+            return [op], lambda _: self._model.by_name[name]
+
+        return self._transact(build)
 
     def study_id(self, name: str) -> int:
         """The id of the study called ``name``.
@@ -172,17 +248,21 @@ class Storage:
 
     def delete_study(self, name: str) -> None:
         """Delete a study and its trials from this storage's view (the journal keeps history)."""
-        with self._writing() as ops:
+        def build() -> tuple[list[dict[str, Any]], Finalize]:
             sid = self._model.by_name.get(name)
             if sid is None:
                 raise StudyNotFoundError(f"no study named {name!r} in {self.url}.")
-            ops.append({"op": "del", "s": sid})
+            return [{"op": "del", "s": sid}], _none
+
+        self._transact(build)
 
     def set_study_attr(self, sid: int, kind: str, key: str, value: Any) -> None:
         """Set a study attribute (``kind`` is ``"user"`` or ``"sys"``)."""
-        with self._writing() as ops:
+        def build() -> tuple[list[dict[str, Any]], Finalize]:
             self._study(sid)
-            ops.append({"op": "sattr", "s": sid, "kind": kind, "k": key, "v": value})
+            return [{"op": "sattr", "s": sid, "kind": kind, "k": key, "v": value}], _none
+
+        self._transact(build)
 
     def study_attrs(self, sid: int, kind: str) -> dict[str, Any]:
         """A copy of the study's user or system attributes."""
@@ -198,44 +278,46 @@ class Storage:
         enqueued trial, that trial is started and failed with the reason (so a bad enqueued value
         cannot block the queue) and the error is re-raised.
         """
-        error: BaseException | None = None
-        with self._writing() as ops:
+        error: list[BaseException] = []
+
+        def build() -> tuple[list[dict[str, Any]], Finalize]:
+            error.clear()
             st = self._study(sid)
             now = time.time()
-            if st.waiting:
-                number = st.waiting[0]
-                fixed = st.trials[number].fixed
-                try:
-                    params, dists, sys = plan(number, fixed)
-                except (ValueError, TypeError) as exc:
-                    error = exc
-                    ops.append({"op": "start", "s": sid, "n": number, "t": now})
-                    ops.append(_fin_op(sid, number, "FAIL", None, {"fail_reason": f"{exc}"}, now))
-                else:
-                    ops.append({"op": "start", "s": sid, "n": number, "t": now})
-                    if params or sys:
-                        ops.append(_payload_op("upd", sid, number, params, dists, None, sys, None))
-            else:
-                number, fixed = len(st.trials), {}
-                params, dists, sys = plan(number, fixed)
-                ops.append({
+            if not st.waiting:
+                number = len(st.trials)
+                params, dists, sys = plan(number, {})
+                op = {
                     "op": "trial", "s": sid, "state": "RUNNING", "t": now,
                     "params": params, "dists": dists, "sys": sys,
-                })
-        if error is not None:
-            raise error
-        return number, params, fixed
+                }
+                return [op], lambda res: (res[0], params, {})
+            number = st.waiting[0]
+            fixed = st.trials[number].fixed
+            ops: list[dict[str, Any]] = [{"op": "start", "s": sid, "n": number, "t": now}]
+            try:
+                params, dists, sys = plan(number, fixed)
+            except (ValueError, TypeError) as exc:
+                error.append(exc)
+                ops.append(_fin_op(sid, number, "FAIL", None, {"fail_reason": f"{exc}"}, now))
+                return ops, _none
+            if params or sys:
+                ops.append(_payload_op("upd", sid, number, params, dists, None, sys, None))
+            return ops, lambda res: (number, params, fixed)
+
+        result = self._transact(build)
+        if error:
+            raise error[0]
+        return result
 
     def enqueue(self, sid: int, fixed: dict[str, Any], user: dict[str, Any]) -> int:
         """Add a WAITING trial whose parameters ``fixed`` are used when it meets them."""
-        with self._writing() as ops:
-            st = self._study(sid)
-            number = len(st.trials)
-            ops.append({
-                "op": "trial", "s": sid, "state": "WAITING", "t": None,
-                "fixed": fixed, "user": user,
-            })
-        return number
+        def build() -> tuple[list[dict[str, Any]], Finalize]:
+            self._study(sid)
+            op = {"op": "trial", "s": sid, "state": "WAITING", "t": None, "fixed": fixed, "user": user}
+            return [op], lambda res: res[0]
+
+        return self._transact(build)
 
     def update(
         self,
@@ -253,10 +335,11 @@ class Storage:
             TrialFinishedError: The trial is finished.
             ValueError: Unknown trial, or a WAITING one.
         """
-        with self._writing() as ops:
-            rec = self._trial(sid, number)
-            _require_running(self._study(sid).name, rec)
-            ops.append(_payload_op("upd", sid, number, params, dists, user, sys, reports))
+        def build() -> tuple[list[dict[str, Any]], Finalize]:
+            _require_running(self._study(sid).name, self._trial(sid, number))
+            return [_payload_op("upd", sid, number, params, dists, user, sys, reports)], _none
+
+        self._transact(build)
 
     def finish(
         self,
@@ -280,11 +363,11 @@ class Storage:
             TrialFinishedError: Finished with another outcome (unless ``skip_if_finished``).
             ValueError: Unknown trial, or a WAITING one.
         """
-        with self._writing() as ops:
+        def build() -> tuple[list[dict[str, Any]], Finalize]:
             rec = self._trial(sid, number)
             if rec.state.is_finished():
                 if skip_if_finished or (rec.state is state and _same_values(rec.values, values)):
-                    return rec.freeze()
+                    return [], lambda _: rec.freeze()
                 raise TrialFinishedError(
                     f"trial {number} of study {self._study(sid).name!r} already finished as "
                     f"{rec.state.name} with values {rec.values}; it cannot become {state.name} "
@@ -295,8 +378,9 @@ class Storage:
             op["state"] = state.name
             op["values"] = None if values is None else list(values)
             op["t"] = time.time()
-            ops.append(op)
-        return rec.freeze()
+            return [op], lambda _: rec.freeze()
+
+        return self._transact(build)
 
     # -- trials: reads ------------------------------------------------------------------------
     def trial(self, sid: int, number: int) -> FrozenTrial:
@@ -343,59 +427,8 @@ class Storage:
         return self._study(sid).version
 
 
-class _Write:
-    """Context manager of one validated write (a class: this is the hot path of every trial).
-
-    ``with storage._writing() as ops:`` holds the storage lock and the backend's write
-    transaction; the body validates against the caught-up model and queues operations in ``ops``.
-    On a clean exit they are appended, committed and applied to the local model; if the body
-    raises, the transaction is rolled back and nothing is written.
-    """
-
-    __slots__ = ("_storage", "_tx", "_ops")
-
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
-
-    def __enter__(self) -> list[dict[str, Any]]:
-        storage = self._storage
-        storage._lock.acquire()
-        try:
-            self._tx = storage._backend.write()
-            tx = self._tx.__enter__()
-            if storage._backend.shared:
-                try:
-                    storage._catch_up(tx)
-                except BaseException as exc:
-                    self._tx.__exit__(type(exc), exc, exc.__traceback__)
-                    raise
-        except BaseException:
-            storage._lock.release()
-            raise
-        self._ops: list[dict[str, Any]] = []
-        return self._ops
-
-    def __exit__(self, et: Any, ev: Any, tb: Any) -> bool:
-        storage = self._storage
-        try:
-            if et is not None:
-                self._tx.__exit__(et, ev, tb)
-                return False
-            ops = self._ops
-            try:
-                last = storage._backend.append(ops) if ops else None
-            except BaseException as exc:
-                self._tx.__exit__(type(exc), exc, exc.__traceback__)
-                raise
-            self._tx.__exit__(None, None, None)  # commit; raises if the commit fails
-            apply = storage._model.apply
-            for op in ops:
-                apply(op)
-            if last is not None and storage._backend.shared:
-                storage._last = last
-            return False
-        finally:
-            storage._lock.release()
+def _none(results: list[Any]) -> None:
+    return None
 
 
 def _require_running(study: str, rec: TrialRec) -> None:

@@ -13,27 +13,24 @@ from hpopt.storage.journal import JournalBackend
 __all__ = ["MemoryBackend"]
 
 
-class _NoTransaction:
-    __slots__ = ()
-
-    def __enter__(self) -> MemoryBackend:
-        return None  # type: ignore[return-value]
-
-    def __exit__(self, *exc: Any) -> bool:
-        return False
-
-
-_NO_TX = _NoTransaction()
-
-
 class MemoryBackend(JournalBackend):
-    """A journal with no other reader: operations are applied and not kept."""
+    """A journal with no other reader: operations are applied and not kept.
+
+    Its write "transaction" is the backend itself (entering and leaving it costs nothing): the
+    storage's lock is all the isolation one process needs.
+    """
 
     shared = False
     url = "memory"
 
-    def write(self) -> _NoTransaction:  # type: ignore[override]
-        return _NO_TX
+    def write(self) -> MemoryBackend:  # type: ignore[override]
+        return self
+
+    def __enter__(self) -> MemoryBackend:
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        return False
 
     def append(self, ops: list[dict[str, Any]]) -> int:
         return 0
