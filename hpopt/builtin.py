@@ -28,6 +28,11 @@ def hpopt_pruners() -> dict[str, Callable[..., Any]]:
 
 @hookimpl
 def hpopt_storages() -> dict[str, Callable[[str], Any]]:
+    from hpopt.storage.postgres import PostgresBackend
     from hpopt.storage.sqlite import SQLiteBackend
 
-    return {"sqlite": SQLiteBackend.from_url}
+    return {
+        "sqlite": SQLiteBackend.from_url,
+        "postgresql": PostgresBackend.from_url,
+        "postgres": PostgresBackend.from_url,
+    }

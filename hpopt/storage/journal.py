@@ -11,6 +11,7 @@ append -> commit -> apply locally. An invalid request raises before anything is 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from hpopt.distributions import distribution_from_json
 from hpopt.errors import (
     DuplicatedStudyError,
     StorageError,
@@ -27,7 +29,9 @@ from hpopt.errors import (
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.storage.model import Model, StudyRec, TrialRec
 
-__all__ = ["JournalBackend", "Storage", "Plan", "RetryableStorageError"]
+__all__ = [
+    "JournalBackend", "Storage", "Plan", "RetryableStorageError", "encode_op", "decode_op",
+]
 
 #: How many times a write is retried after its connection dropped.
 _RETRIES = 8
@@ -36,6 +40,23 @@ Finalize = Callable[[list[Any]], Any]
 #: ``plan(number, fixed_params) -> (params, distributions, system_attrs)``, run inside the write
 #: lock of :meth:`Storage.ask` so that it sees every trial, running ones included.
 Plan = Callable[[int, Mapping[str, Any]], tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]
+
+
+def encode_op(op: dict[str, Any]) -> str:
+    """An operation as compact JSON text (distributions as their JSON records)."""
+    dists = op.get("dists")
+    if dists:
+        op = dict(op, dists={k: d.to_json() for k, d in dists.items()})
+    return json.dumps(op, separators=(",", ":"))
+
+
+def decode_op(text: str) -> dict[str, Any]:
+    """Inverse of :func:`encode_op`."""
+    op = json.loads(text)
+    dists = op.get("dists")
+    if dists:
+        op["dists"] = {k: distribution_from_json(d) for k, d in dists.items()}
+    return op
 
 
 class JournalBackend:
@@ -140,14 +161,14 @@ class Storage:
         token = uuid.uuid4().hex
         pending: Finalize | None = None
         delay = 0.05
-        for attempt in range(_RETRIES + 1):
+        with self._lock:
+            # Results of this write's ops seen while catching up, kept across attempts.
+            landed = self._watch[token] = []
             try:
-                with self._lock:
-                    self._watch[token] = []
+                for attempt in range(_RETRIES + 1):
                     try:
                         with backend.write() as tx:
                             self._catch_up(tx)
-                            landed = self._watch[token]
                             if pending is not None and landed:
                                 return pending(landed)  # committed before the connection dropped
                             ops, finalize = build()
@@ -159,14 +180,14 @@ class Storage:
                         if last is not None:
                             self._last = last
                         return finalize(results)
-                    finally:
-                        del self._watch[token]
-            except RetryableStorageError:
-                if attempt == _RETRIES:
-                    raise
-                backend.reset()
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                    except RetryableStorageError:
+                        if attempt == _RETRIES:
+                            raise
+                        backend.reset()
+                        time.sleep(delay)
+                        delay = min(delay * 2, 2.0)
+            finally:
+                del self._watch[token]
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _study(self, sid: int) -> StudyRec:

@@ -16,7 +16,6 @@ than reported as "database is locked".
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import sqlite3
@@ -26,9 +25,8 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from hpopt.distributions import distribution_from_json
 from hpopt.errors import StorageError
-from hpopt.storage.journal import JournalBackend
+from hpopt.storage.journal import JournalBackend, decode_op, encode_op
 
 __all__ = ["SQLiteBackend", "SCHEMA_VERSION"]
 
@@ -36,21 +34,6 @@ __all__ = ["SQLiteBackend", "SCHEMA_VERSION"]
 SCHEMA_VERSION = 1
 #: How long a writer waits for the database lock before giving up (seconds).
 _LOCK_WAIT = 600.0
-
-
-def _encode(op: dict[str, Any]) -> str:
-    dists = op.get("dists")
-    if dists:
-        op = dict(op, dists={k: d.to_json() for k, d in dists.items()})
-    return json.dumps(op, separators=(",", ":"))
-
-
-def _decode(text: str) -> dict[str, Any]:
-    op = json.loads(text)
-    dists = op.get("dists")
-    if dists:
-        op["dists"] = {k: distribution_from_json(d) for k, d in dists.items()}
-    return op
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -193,7 +176,7 @@ class SQLiteBackend(JournalBackend):
         out = []
         for op_id, text in rows:
             try:
-                out.append((op_id, _decode(text)))
+                out.append((op_id, decode_op(text)))
             except (ValueError, KeyError, TypeError) as exc:
                 raise StorageError(
                     f"corrupt record in {self.path!r} at journal id {op_id}: {exc}"
@@ -220,7 +203,7 @@ class SQLiteBackend(JournalBackend):
         conn = self._conn()
         last = 0
         for op in ops:
-            last = conn.execute("INSERT INTO hpopt_ops (op) VALUES (?)", (_encode(op),)).lastrowid
+            last = conn.execute("INSERT INTO hpopt_ops (op) VALUES (?)", (encode_op(op),)).lastrowid
         return last
 
 
