@@ -28,10 +28,12 @@ from hpopt.errors import (
     SearchSpaceExhausted,
     TrialPruned,
 )
+from hpopt.heartbeat import Beater
 from hpopt.pruners.base import NopPruner, Pruner
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.samplers.base import History, Sampler, TrialInfo
 from hpopt.storage import Storage, open_storage
+from hpopt.storage.journal import GRACE_KEY, RETRY_KEY
 from hpopt.trial import Trial, _as_list, check_name, json_value, real_value
 
 __all__ = ["Study", "create_study", "load_study", "delete_study", "study_names"]
@@ -60,7 +62,14 @@ class Study:
         True
     """
 
-    def __init__(self, storage: Storage, sid: int, sampler: Sampler, pruner: Pruner) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        sid: int,
+        sampler: Sampler,
+        pruner: Pruner,
+        heartbeat_interval: float | None = None,
+    ) -> None:
         self._storage = storage
         self._sid = sid
         self.sampler = sampler
@@ -68,6 +77,7 @@ class Study:
         self._history = History(storage, sid)
         self._live: weakref.WeakValueDictionary[int, Trial] = weakref.WeakValueDictionary()
         self._stop_flag = False
+        self._beater = Beater(self, heartbeat_interval) if heartbeat_interval else None
 
     def __repr__(self) -> str:
         return f"<Study {self.study_name!r} in {self._storage.url}>"
@@ -145,9 +155,14 @@ class Study:
             planned.update({n: _planned_value(sampler, n, d, {}, values) for n, d in todo.items()})
             return {}, {}, {PLAN_KEY: dict(planned)}
 
+        if self._storage._study(self._sid).sys.get(GRACE_KEY):
+            self._storage.reap(self._sid)
         number, params, fixed = self._storage.ask(self._sid, plan)
         trial = Trial(self, number, params, dict(space) if space else {}, dict(fixed), planned)
         self._live[number] = trial
+        if self._beater is not None:
+            self._storage.beat(self._sid, number)
+            self._beater.ensure_running()
         return trial
 
     def tell(
@@ -201,16 +216,21 @@ class Study:
         reason: str | None,
         skip_if_finished: bool,
     ) -> FrozenTrial:
-        payload = live._payload() if live is not None and not live._finished else {}
-        ft = self._storage.finish(
-            self._sid, number, state, values,
-            sys={FAIL_REASON: reason} if reason else None,
-            skip_if_finished=skip_if_finished,
-            **payload,
-        )
+        payload = live._take_payload() if live is not None and not live._finished else {}
+        try:
+            ft = self._storage.finish(
+                self._sid, number, state, values,
+                sys={FAIL_REASON: reason} if reason else None,
+                skip_if_finished=skip_if_finished,
+                **payload,
+            )
+        except BaseException:
+            if live is not None and payload.get("params"):  # keep them for a retried tell
+                with live._lock:
+                    live._pending = {**payload["params"], **live._pending}
+            raise
         if live is not None:
             live._finished = True
-            live._pending = {}
             self._live.pop(number, None)
         if _log.isEnabledFor(logging.INFO):
             _log.info("%s", self._describe(ft))
@@ -367,6 +387,13 @@ class Study:
             warnings.warn(f"trial {trial.number} failed: {reason}.", FailedTrialWarning, stacklevel=3)
             return self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
         return self._finish(trial.number, trial, TrialState.COMPLETE, values, None, False)
+
+    def fail_stale_trials(self) -> list[int]:
+        """Fail RUNNING trials whose worker sent no heartbeat within the study's grace period
+        (retrying their parameters up to ``max_retry`` times). ``ask`` does this by itself; call
+        it to clean up without starting a trial. Returns the numbers failed by this call.
+        """
+        return self._storage.reap(self._sid)
 
     def stop(self) -> None:
         """Ask a running ``optimize`` to start no new trial (e.g. from a callback)."""
@@ -613,6 +640,9 @@ def create_study(
     directions: Sequence[str] | None = None,
     seed: int | np.random.Generator | None = None,
     load_if_exists: bool = False,
+    heartbeat_interval: float | None = None,
+    grace_period: float | None = None,
+    max_retry: int | None = None,
 ) -> Study:
     """Create a study (or continue one with ``load_if_exists``).
 
@@ -625,6 +655,12 @@ def create_study(
         directions: One direction per objective, for several objectives.
         seed: Seeds a sampler chosen by name (or the default one).
         load_if_exists: Continue an existing study of that name instead of raising.
+        heartbeat_interval: Seconds between heartbeats of this worker's open trials (off when None).
+        grace_period: A RUNNING trial with no heartbeat for this long is failed as "stale" by the
+            next worker that asks (default ``2 * heartbeat_interval``). Stored with the study, so
+            every worker agrees; another value for an existing study is an error.
+        max_retry: How many times a stale trial's parameters are enqueued again (stored with the
+            study; default 0).
 
     Raises:
         ValueError, TypeError: Invalid arguments (nothing is written).
@@ -641,12 +677,14 @@ def create_study(
     if study_name is None:
         study_name = f"study-{uuid.uuid4().hex}"
     check_name("study", study_name)
+    beat = _heartbeat_settings(heartbeat_interval, grace_period, max_retry)
     the_sampler = _resolve_sampler(sampler, seed)
     the_sampler.check_study(dirs or ("minimize",))
     the_pruner = _resolve_pruner(pruner)
     store = open_storage(storage)
     sid = store.create_study(study_name, dirs, load_if_exists=bool(load_if_exists))
-    return Study(store, sid, the_sampler, the_pruner)
+    _store_heartbeat_settings(store, sid, beat)
+    return Study(store, sid, the_sampler, the_pruner, heartbeat_interval=beat[0])
 
 
 def load_study(
@@ -656,19 +694,76 @@ def load_study(
     sampler: Sampler | str | None = None,
     pruner: Pruner | str | None = None,
     seed: int | np.random.Generator | None = None,
+    heartbeat_interval: float | None = None,
+    grace_period: float | None = None,
+    max_retry: int | None = None,
 ) -> Study:
-    """Open an existing study.
+    """Open an existing study (arguments as in :func:`create_study`).
 
     Raises:
         StudyNotFoundError: No study of that name (the known names are listed).
     """
     check_name("study", study_name)
+    beat = _heartbeat_settings(heartbeat_interval, grace_period, max_retry)
     the_sampler = _resolve_sampler(sampler, seed)
     the_pruner = _resolve_pruner(pruner)
     store = open_storage(storage)
     sid = store.study_id(study_name)
     the_sampler.check_study(store.directions(sid))
-    return Study(store, sid, the_sampler, the_pruner)
+    _store_heartbeat_settings(store, sid, beat)
+    return Study(store, sid, the_sampler, the_pruner, heartbeat_interval=beat[0])
+
+
+def _heartbeat_settings(
+    interval: Any, grace: Any, max_retry: Any
+) -> tuple[float | None, float | None, int | None]:
+    """Validate heartbeat arguments (before anything is written)."""
+    if interval is not None:
+        interval = real_value("`heartbeat_interval`", interval)
+        if not 0 < interval < math.inf:
+            raise ValueError(f"`heartbeat_interval > 0` must hold, but got heartbeat_interval={interval!r}.")
+    if grace is not None:
+        grace = real_value("`grace_period`", grace)
+        if not 0 < grace < math.inf:
+            raise ValueError(f"`grace_period > 0` must hold, but got grace_period={grace!r}.")
+        if interval is not None and grace <= interval:
+            raise ValueError(
+                "`grace_period > heartbeat_interval` must hold (a live trial must be able to beat "
+                f"within the grace period), but got grace_period={grace!r}, heartbeat_interval={interval!r}."
+            )
+    max_retry = _opt_count("max_retry", max_retry)
+    return interval, grace, max_retry
+
+
+def _store_heartbeat_settings(
+    store: Storage, sid: int, settings: tuple[float | None, float | None, int | None]
+) -> None:
+    """Record the grace period and retry bound with the study; refuse disagreeing values.
+
+    A worker that gives only ``heartbeat_interval`` adopts the stored grace period, or stores
+    ``2 * heartbeat_interval`` when the study has none yet.
+    """
+    interval, grace, max_retry = settings
+    stored = store.study_attrs(sid, "sys")
+    if grace is None and interval is not None:
+        if stored.get(GRACE_KEY) is None:
+            grace = 2.0 * interval
+        elif interval >= stored[GRACE_KEY]:
+            raise ValueError(
+                f"`heartbeat_interval < grace_period` must hold, but got heartbeat_interval={interval!r} "
+                f"and the study's stored grace_period={stored[GRACE_KEY]!r}."
+            )
+    for key, value, label in ((GRACE_KEY, grace, "grace_period"), (RETRY_KEY, max_retry, "max_retry")):
+        if value is None:
+            continue
+        old = stored.get(key)
+        if old is None:
+            store.set_study_attr(sid, "sys", key, value)
+        elif old != value:
+            raise ValueError(
+                f"study {store.study_name(sid)!r} is stored with {label}={old!r}; this worker asked "
+                f"for {label}={value!r}. Every worker must agree: pass {label}={old!r} or leave it unset."
+            )
 
 
 def delete_study(study_name: str, storage: Any) -> None:

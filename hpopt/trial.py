@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import threading
 import warnings
 from collections.abc import Sequence
 from types import MappingProxyType
@@ -19,7 +20,7 @@ import numpy as np
 
 from hpopt._frozendict import FrozenDict
 from hpopt.distributions import Categorical, Distribution, Float, Int, check_compatible
-from hpopt.errors import HpoptWarning, SamplerError, TrialFinishedError
+from hpopt.errors import HpoptWarning, SamplerError, TrialFinishedError, TrialPruned
 from hpopt.records import MAX_NAME_LENGTH, FrozenTrial, TrialState
 from hpopt.samplers.base import TrialInfo
 
@@ -87,7 +88,7 @@ class Trial:
 
     __slots__ = (
         "_study", "number", "_params", "_dists", "_fixed", "_plan", "_pending", "_user",
-        "_inter", "_finished", "_info", "__weakref__",
+        "_inter", "_finished", "_info", "_lock", "__weakref__",
     )
 
     def __init__(
@@ -110,6 +111,7 @@ class Trial:
         self._user: dict[str, Any] = {}
         self._inter: dict[int, Any] = {}
         self._finished = False
+        self._lock = threading.Lock()  # guards _pending against the heartbeat thread
         self._info = TrialInfo(
             number, MappingProxyType(self._params), MappingProxyType(self._dists), fixed
         )
@@ -219,7 +221,8 @@ class Trial:
         value = distribution.canonical(value)
         self._params[name] = value
         self._dists[name] = distribution
-        self._pending[name] = value
+        with self._lock:
+            self._pending[name] = value
         return value
 
     # -- progress -------------------------------------------------------------------------------
@@ -287,9 +290,41 @@ class Trial:
             user_attrs=FrozenDict(self._user),
         )
 
+    # -- context manager and heartbeat ------------------------------------------------------------
+    def __enter__(self) -> Trial:
+        return self
+
+    def __exit__(self, et: Any, ev: Any, tb: Any) -> bool:
+        """Leaving the block without a ``tell`` fails the trial (with the exception, if any)."""
+        if not self._finished:
+            if et is not None and issubclass(et, TrialPruned):
+                self._study.tell(self, state=TrialState.PRUNED, skip_if_finished=True)
+                return True
+            reason = f"{et.__name__}: {ev}" if et is not None else "the trial was not told a result"
+            self._study._finish(self.number, self, TrialState.FAIL, None, reason, True)
+        return False
+
+    def beat(self) -> None:
+        """Tell the storage this trial's worker is alive (and write pending suggestions).
+
+        With ``create_study(heartbeat_interval=...)`` a background thread does this for every
+        open trial; call it yourself only to beat from a loop of your own.
+        """
+        if self._finished:
+            return
+        try:
+            if self._pending:
+                self._flush()
+            study = self._study
+            study._storage.beat(study._sid, self.number)
+        except TrialFinishedError:
+            pass  # told (or reaped) meanwhile
+
     # -- writing --------------------------------------------------------------------------------
-    def _payload(self) -> dict[str, Any]:
-        pending = self._pending
+    def _take_payload(self) -> dict[str, Any]:
+        """The unwritten suggestions and attributes, handed over (and cleared) atomically."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
         return {
             "params": pending or None,
             "dists": {n: self._dists[n] for n in pending} if pending else None,
@@ -298,8 +333,14 @@ class Trial:
 
     def _flush(self, reports: list[list[Any]] | None = None) -> None:
         study = self._study
-        study._storage.update(study._sid, self.number, reports=reports, **self._payload())
-        self._pending = {}
+        payload = self._take_payload()
+        try:
+            study._storage.update(study._sid, self.number, reports=reports, **payload)
+        except BaseException:
+            if payload["params"]:
+                with self._lock:
+                    self._pending = {**payload["params"], **self._pending}
+            raise
 
 
 # Distributions built by suggest_* calls, by their arguments (and the arguments' types, so that a

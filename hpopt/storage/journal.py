@@ -33,6 +33,10 @@ __all__ = [
     "JournalBackend", "Storage", "Plan", "RetryableStorageError", "encode_op", "decode_op",
 ]
 
+#: Study system attributes that every worker reads: the heartbeat grace period (seconds) and how
+#: many times a stale trial is retried.
+GRACE_KEY = "hpopt.grace_period"
+RETRY_KEY = "hpopt.max_retry"
 #: How many times a write is retried after its connection dropped.
 _RETRIES = 8
 #: ``finalize(results of the applied ops) -> the write's return value``.
@@ -86,6 +90,20 @@ class JournalBackend:
 
     def close(self) -> None:
         """Release connections and files."""
+
+    # Heartbeats live beside the journal (one row per running trial, overwritten): beating every
+    # second must not grow the journal that every process replays.
+    def now(self) -> float:
+        """The backend's clock (a database server's, where there is one), POSIX seconds."""
+        return time.time()
+
+    def beat(self, sid: int, number: int) -> None:
+        """Record that trial ``number`` of study ``sid`` is alive now."""
+        raise NotImplementedError
+
+    def beats(self, sid: int) -> dict[int, float]:
+        """Last heartbeat time per trial number of study ``sid``."""
+        raise NotImplementedError
 
     def reset(self) -> None:
         """Drop a broken connection so that the next call opens a fresh one."""
@@ -389,6 +407,13 @@ class Storage:
             if rec.state.is_finished():
                 if skip_if_finished or (rec.state is state and _same_values(rec.values, values)):
                     return [], lambda _: rec.freeze()
+                if rec.sys.get("fail_reason") == "stale":
+                    raise TrialFinishedError(
+                        f"trial {number} of study {self._study(sid).name!r} was failed as stale: its "
+                        f"worker sent no heartbeat for {rec.sys.get('hpopt.silent_for')} s, more than the "
+                        f"grace period of {self._study(sid).sys.get(GRACE_KEY)} s. This late result "
+                        "is not recorded (with max_retry the parameters were enqueued again)."
+                    )
                 raise TrialFinishedError(
                     f"trial {number} of study {self._study(sid).name!r} already finished as "
                     f"{rec.state.name} with values {rec.values}; it cannot become {state.name} "
@@ -400,6 +425,62 @@ class Storage:
             op["values"] = None if values is None else list(values)
             op["t"] = time.time()
             return [op], lambda _: rec.freeze()
+
+        return self._transact(build)
+
+    # -- heartbeats -----------------------------------------------------------------------------
+    def beat(self, sid: int, number: int) -> None:
+        """Record that a RUNNING trial's worker is alive (outside the journal)."""
+        with self._lock:
+            for attempt in range(3):
+                try:
+                    self._backend.beat(sid, number)
+                    return
+                except RetryableStorageError:
+                    self._backend.reset()
+                    if attempt == 2:
+                        raise
+
+    def reap(self, sid: int) -> list[int]:
+        """Fail the study's RUNNING trials whose last heartbeat is older than its grace period.
+
+        Each becomes FAIL with ``fail_reason == "stale"``; with ``max_retry`` left, its parameters
+        are enqueued again (system attributes ``hpopt.retry_of`` — the original trial number —,
+        ``hpopt.retries`` and ``hpopt.failed_trial``). Safe to call from many workers at once:
+        every trial is failed and re-enqueued once. Returns the numbers failed by this call.
+        """
+        self.sync()
+        st = self._study(sid)
+        grace = st.sys.get(GRACE_KEY)
+        if not grace or not st.running:
+            return []
+        with self._lock:
+            beats, now = self._backend.beats(sid), self._backend.now()
+        if not any(n in beats and now - beats[n] > grace for n in list(st.running)):
+            return []  # the common case: nothing to do, no write transaction
+
+        def build() -> tuple[list[dict[str, Any]], Finalize]:
+            st = self._study(sid)
+            max_retry = int(st.sys.get(RETRY_KEY) or 0)
+            beats, now = self._backend.beats(sid), self._backend.now()
+            stale = sorted(n for n in st.running if n in beats and now - beats[n] > grace)
+            ops: list[dict[str, Any]] = []
+            for n in stale:
+                rec = st.trials[n]
+                silent = round(now - beats[n], 3)
+                reason = {"fail_reason": "stale", "hpopt.silent_for": silent}
+                ops.append(_fin_op(sid, n, "FAIL", None, reason, now))
+                retries = int(rec.sys.get("hpopt.retries", 0))
+                if retries < max_retry:
+                    fixed = {**(rec.sys.get("hpopt.plan") or {}), **rec.fixed, **rec.params}
+                    ops.append({
+                        "op": "trial", "s": sid, "state": "WAITING", "t": None, "fixed": fixed,
+                        "user": dict(rec.user), "sys": {
+                            "hpopt.retry_of": rec.sys.get("hpopt.retry_of", n),
+                            "hpopt.retries": retries + 1, "hpopt.failed_trial": n,
+                        },
+                    })
+            return ops, lambda _: stale
 
         return self._transact(build)
 

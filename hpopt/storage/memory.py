@@ -6,6 +6,7 @@ the same object as ``storage=``.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from hpopt.storage.journal import JournalBackend
@@ -32,5 +33,14 @@ class MemoryBackend(JournalBackend):
     def __exit__(self, *exc: Any) -> bool:
         return False
 
+    def __init__(self) -> None:
+        self._beats: dict[int, dict[int, float]] = {}
+
     def append(self, ops: list[dict[str, Any]]) -> int:
         return 0
+
+    def beat(self, sid: int, number: int) -> None:
+        self._beats.setdefault(sid, {})[number] = time.time()
+
+    def beats(self, sid: int) -> dict[int, float]:
+        return dict(self._beats.get(sid, {}))

@@ -79,6 +79,10 @@ class PostgresBackend(JournalBackend):
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
             conn.execute("CREATE TABLE IF NOT EXISTS hpopt_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             conn.execute("CREATE TABLE IF NOT EXISTS hpopt_ops (id BIGSERIAL PRIMARY KEY, op TEXT NOT NULL)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS hpopt_beats (s BIGINT NOT NULL, n BIGINT NOT NULL, "
+                "t DOUBLE PRECISION NOT NULL, PRIMARY KEY (s, n))"
+            )
             row = conn.execute("SELECT value FROM hpopt_meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 conn.execute(
@@ -160,6 +164,24 @@ class PostgresBackend(JournalBackend):
                     yield self
                 finally:
                     self._in_tx = False
+
+    # Heartbeats use the server's clock, so workers on machines with skewed clocks agree.
+    def now(self) -> float:
+        with self._translate():
+            return float(self._conn().execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()[0])
+
+    def beat(self, sid: int, number: int) -> None:
+        with self._translate():
+            self._conn().execute(
+                "INSERT INTO hpopt_beats (s, n, t) VALUES (%s, %s, extract(epoch FROM clock_timestamp())) "
+                "ON CONFLICT (s, n) DO UPDATE SET t = EXCLUDED.t",
+                (sid, number),
+            )
+
+    def beats(self, sid: int) -> dict[int, float]:
+        with self._translate():
+            rows = self._conn().execute("SELECT n, t FROM hpopt_beats WHERE s = %s", (sid,)).fetchall()
+        return {int(n): float(t) for n, t in rows}
 
     def append(self, ops: list[dict[str, Any]]) -> int:
         conn = self._db

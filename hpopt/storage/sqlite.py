@@ -125,6 +125,10 @@ class SQLiteBackend(JournalBackend):
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS hpopt_ops (id INTEGER PRIMARY KEY, op TEXT NOT NULL)"
                 )
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS hpopt_beats "
+                    "(s INTEGER NOT NULL, n INTEGER NOT NULL, t REAL NOT NULL, PRIMARY KEY (s, n))"
+                )
                 row = conn.execute("SELECT value FROM hpopt_meta WHERE key='schema_version'").fetchone()
                 if row is None:
                     conn.execute(
@@ -198,6 +202,20 @@ class SQLiteBackend(JournalBackend):
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+    def beat(self, sid: int, number: int) -> None:
+        conn = self._conn()
+        self._retry(
+            lambda: conn.execute(
+                "INSERT OR REPLACE INTO hpopt_beats (s, n, t) VALUES (?, ?, ?)", (sid, number, time.time())
+            )
+        )
+
+    def beats(self, sid: int) -> dict[int, float]:
+        rows = self._retry(
+            lambda: self._conn().execute("SELECT n, t FROM hpopt_beats WHERE s = ?", (sid,)).fetchall()
+        )
+        return dict(rows)
 
     def append(self, ops: list[dict[str, Any]]) -> int:
         conn = self._conn()
