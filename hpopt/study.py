@@ -299,6 +299,7 @@ class Study:
         catch: Iterable[type[Exception]] | type[Exception] = (),
         callbacks: Iterable[Callable[[Study, FrozenTrial], None]] = (),
         n_jobs: int = 1,
+        executor: Any = None,
     ) -> None:
         """Run ``func(trial)`` for ``n_trials`` trials or ``timeout`` seconds (or until ``stop``,
         or until the sampler is exhausted).
@@ -314,7 +315,12 @@ class Study:
             timeout: Seconds after which no new trial is started.
             catch: Exception classes that fail the trial without stopping the study.
             callbacks: ``callback(study, frozen_trial)`` after every trial.
-            n_jobs: Threads running trials in parallel (-1: one per CPU).
+            n_jobs: Trials run in parallel (-1: one per CPU); threads unless ``executor`` is set.
+            executor: ``"process"`` (a process pool of ``n_jobs`` workers) or any
+                ``concurrent.futures.Executor`` — e.g. Dask's ``Client.get_executor()``. Workers
+                only evaluate the objective (it receives a :class:`hpopt.remote.RemoteTrial`, and must
+                be picklable for processes); this process keeps ask/tell, so the sampler sees every
+                pending trial.
 
         Raises:
             TypeError, ValueError: Invalid arguments (before any trial starts).
@@ -336,6 +342,18 @@ class Study:
             n_jobs = os.cpu_count() or 1
         self._stop_flag = False
         budget = _Budget(n_trials, timeout)
+        if executor is not None:
+            from hpopt.remote import default_pending, optimize_with_executor, resolve_executor
+
+            pool, owned = resolve_executor(executor, n_jobs)
+            try:
+                optimize_with_executor(
+                    self, func, budget, catch, callbacks, pool, default_pending(pool, n_jobs)
+                )
+            finally:
+                if owned:
+                    pool.shutdown(wait=True, cancel_futures=True)
+            return
 
         def worker() -> None:
             while not self._stop_flag and budget.take():
@@ -376,6 +394,10 @@ class Study:
             reason = f"{type(exc).__name__}: {exc}"
             self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
             raise
+        return self._conclude(trial, result)
+
+    def _conclude(self, trial: Trial, result: Any) -> FrozenTrial:
+        """Tell an objective's return value: COMPLETE, or FAIL (with a warning) if unusable."""
         try:
             values = self._values(result)
         except (TypeError, ValueError) as exc:
