@@ -71,6 +71,68 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 
+def _worker_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--storage", required=True, help="storage URL, e.g. postgresql://user@host/db")
+    p.add_argument("--study", required=True, help="study name (created if missing)")
+    p.add_argument("--objective", required=True, help="the objective as module:function")
+    p.add_argument("--n-trials", type=int, default=None, help="trials this worker runs")
+    p.add_argument("--timeout", type=float, default=None, help="seconds after which no trial starts")
+    p.add_argument("--sampler", default=None, help="registered sampler name (default: random)")
+    p.add_argument("--seed", type=int, default=None, help="sampler seed")
+    p.add_argument("--direction", default=None, choices=["minimize", "maximize"])
+    p.add_argument("--heartbeat-interval", type=float, default=None, help="seconds between heartbeats")
+    p.add_argument("--grace-period", type=float, default=None,
+                   help="seconds without heartbeat before a trial is stale")
+    p.add_argument("--max-retry", type=int, default=None, help="retries of a stale trial's parameters")
+
+
+@command("worker", "run an independent worker against a shared study", _worker_args)
+def _worker(args: argparse.Namespace) -> int:
+    import importlib
+    import os
+
+    import hpopt
+
+    module_name, sep, func_name = args.objective.partition(":")
+    if not sep or not module_name or not func_name:
+        raise ValueError(f"--objective must look like module:function, but got {args.objective!r}.")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    func = getattr(importlib.import_module(module_name), func_name, None)
+    if not callable(func):
+        raise ValueError(f"{args.objective!r} is not a callable objective.")
+    study = hpopt.create_study(
+        study_name=args.study, storage=args.storage, sampler=args.sampler, seed=args.seed,
+        direction=args.direction, load_if_exists=True, heartbeat_interval=args.heartbeat_interval,
+        grace_period=args.grace_period, max_retry=args.max_retry,
+    )
+    before = len(study.trials)
+    study.optimize(func, n_trials=args.n_trials, timeout=args.timeout)
+    done = len(study.trials) - before
+    best = ""
+    if len(study.directions) == 1 and study.get_trials(states=["complete"]):
+        best = f"; best value {study.best_value} (trial {study.best_trial.number})"
+    print(f"worker finished: {done} trials added to {args.study!r}{best}")
+    return 0
+
+
+def _storage_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["upgrade"], help="what to do")
+    p.add_argument("url", help="storage URL")
+
+
+@command("storage", "upgrade a storage's schema to this hpopt's version", _storage_args)
+def _storage(args: argparse.Namespace) -> int:
+    from hpopt.storage import upgrade_storage
+
+    old, new = upgrade_storage(args.url)
+    if old == new:
+        print(f"{args.url}: schema version {old} is current; nothing to upgrade")
+    else:
+        print(f"{args.url}: upgraded schema version {old} -> {new}")
+    return 0
+
+
 def _load_subcommands() -> None:
     """Import modules that add sub-commands (kept out of ``import hpopt`` for speed)."""
     import importlib

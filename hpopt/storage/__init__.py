@@ -11,7 +11,7 @@ from typing import Any
 from hpopt.storage.journal import JournalBackend, Storage
 from hpopt.storage.memory import MemoryBackend
 
-__all__ = ["Storage", "JournalBackend", "MemoryBackend", "open_storage"]
+__all__ = ["Storage", "JournalBackend", "MemoryBackend", "open_storage", "upgrade_storage"]
 
 
 def open_storage(spec: Any) -> Storage:
@@ -35,3 +35,20 @@ def open_storage(spec: Any) -> Storage:
         "`storage` must be None, a URL such as 'sqlite:///study.db', or a Storage, "
         f"but got {spec!r} ({type(spec).__name__})."
     )
+
+
+def upgrade_storage(url: str) -> tuple[int, int]:
+    """Upgrade the schema of the store at ``url``; returns (old version, new version).
+
+    Raises:
+        ValueError: A URL of a kind that has no on-disk schema.
+        StorageError: Not an hpopt store, or one written by a newer hpopt.
+    """
+    scheme = url.partition("://")[0].split("+")[0].lower()
+    if scheme == "sqlite":
+        from hpopt.storage.sqlite import upgrade
+    elif scheme in ("postgresql", "postgres"):
+        from hpopt.storage.postgres import upgrade
+    else:
+        raise ValueError(f"`hpopt storage upgrade` knows sqlite:// and postgresql:// URLs, not {url!r}.")
+    return upgrade(url)

@@ -28,6 +28,32 @@ SCHEMA_VERSION = 1
 _LOCK_KEY = 0x6870_6F70_7401  # "hpopt" + 1
 
 
+#: ``MIGRATIONS[v](connection)`` turns schema version ``v`` into ``v + 1`` (none yet).
+MIGRATIONS: dict[int, Any] = {}
+
+
+def upgrade(url: str) -> tuple[int, int]:
+    """Bring the PostgreSQL store at ``url`` to this hpopt's schema version; returns (old, new)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        try:
+            row = conn.execute("SELECT value FROM hpopt_meta WHERE key = 'schema_version'").fetchone()
+        except psycopg.errors.UndefinedTable as exc:
+            raise StorageError("that database holds no hpopt storage.") from exc
+        old = version = int(row[0])
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"schema version {version} is newer than this hpopt's {SCHEMA_VERSION}; upgrade hpopt."
+            )
+        while version < SCHEMA_VERSION:
+            MIGRATIONS[version](conn)
+            version += 1
+        conn.execute("UPDATE hpopt_meta SET value = %s WHERE key = 'schema_version'", (str(version),))
+    return old, version
+
+
 class PostgresBackend(JournalBackend):
     """A journal kept in one PostgreSQL table.
 

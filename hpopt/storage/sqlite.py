@@ -36,6 +36,45 @@ SCHEMA_VERSION = 1
 _LOCK_WAIT = 600.0
 
 
+#: ``MIGRATIONS[v](connection)`` turns schema version ``v`` into ``v + 1`` (none yet: version 1
+#: is the first released layout).
+MIGRATIONS: dict[int, Any] = {}
+
+
+def upgrade(url: str) -> tuple[int, int]:
+    """Bring the SQLite store at ``url`` to this hpopt's schema version; returns (old, new).
+
+    Raises:
+        StorageError: Not an hpopt store, or written by a newer hpopt.
+    """
+    path = SQLiteBackend.path_from_url(url)
+    if not os.path.exists(path):
+        raise StorageError(f"no SQLite storage at {path!r}.")
+    conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT value FROM hpopt_meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            conn.execute("ROLLBACK")
+            raise StorageError(f"{path!r} is not an hpopt storage: {exc}") from exc
+        old = version = int(row[0])
+        if version > SCHEMA_VERSION:
+            conn.execute("ROLLBACK")
+            raise StorageError(
+                f"{path!r} has schema version {version}, newer than this hpopt's {SCHEMA_VERSION}; "
+                "upgrade hpopt."
+            )
+        while version < SCHEMA_VERSION:
+            MIGRATIONS[version](conn)
+            version += 1
+        conn.execute("UPDATE hpopt_meta SET value = ? WHERE key='schema_version'", (str(version),))
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return old, version
+
+
 def _is_busy(exc: sqlite3.Error) -> bool:
     msg = str(exc).lower()
     return "locked" in msg or "busy" in msg
@@ -65,6 +104,17 @@ class SQLiteBackend(JournalBackend):
         self._db: sqlite3.Connection | None = None
         self._pid = os.getpid()
         self._conn()  # open now so that a bad file is reported at once
+
+    @staticmethod
+    def path_from_url(url: str) -> str:
+        """The file path of a ``sqlite:///`` URL."""
+        parts = urlsplit(url)
+        if parts.scheme != "sqlite" or not parts.path.startswith("/") or parts.netloc or len(parts.path) < 2:
+            raise ValueError(
+                f"a SQLite storage URL looks like 'sqlite:///relative.db' or 'sqlite:////abs/path.db', "
+                f"but got {url!r}."
+            )
+        return parts.path[1:]
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteBackend:
