@@ -36,7 +36,16 @@ from hpopt.plugins import (  # noqa: E402  (plugins read __version__)
     make_pruner,
     make_sampler,
 )
-from hpopt.pruners.base import NopPruner, Pruner  # noqa: E402
+from hpopt.pruners import (  # noqa: E402
+    HyperbandPruner,
+    MedianPruner,
+    NopPruner,
+    PatientPruner,
+    PercentilePruner,
+    Pruner,
+    SuccessiveHalvingPruner,
+    ThresholdPruner,
+)
 from hpopt.records import FrozenTrial, TrialState  # noqa: E402
 from hpopt.samplers import GridSampler, History, RandomSampler, Sampler, TrialInfo  # noqa: E402
 from hpopt.storage import JournalBackend, Storage  # noqa: E402
@@ -59,6 +68,8 @@ __all__ = [
     "TrialState",
     # samplers, pruners, plugins
     "Sampler", "History", "TrialInfo", "RandomSampler", "GridSampler", "Pruner", "NopPruner",
+    "MedianPruner", "PercentilePruner", "SuccessiveHalvingPruner", "HyperbandPruner",
+    "ThresholdPruner", "PatientPruner",
     "SpaceTransform", "hookimpl", "make_sampler", "make_pruner", "available_samplers",
     "available_pruners", "available_problems", "Provider",
     # storage

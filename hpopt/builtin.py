@@ -21,9 +21,25 @@ def hpopt_samplers() -> dict[str, Callable[..., Any]]:
 
 @hookimpl
 def hpopt_pruners() -> dict[str, Callable[..., Any]]:
-    from hpopt.pruners.base import NopPruner
+    from hpopt.pruners import (
+        HyperbandPruner,
+        MedianPruner,
+        NopPruner,
+        PatientPruner,
+        PercentilePruner,
+        SuccessiveHalvingPruner,
+        ThresholdPruner,
+    )
 
-    return {"nop": NopPruner}
+    return {
+        "nop": NopPruner,
+        "median": MedianPruner,
+        "percentile": PercentilePruner,
+        "successive_halving": SuccessiveHalvingPruner,
+        "hyperband": HyperbandPruner,
+        "threshold": ThresholdPruner,
+        "patient": PatientPruner,
+    }
 
 
 @hookimpl
@@ -36,3 +52,10 @@ def hpopt_storages() -> dict[str, Callable[[str], Any]]:
         "postgresql": PostgresBackend.from_url,
         "postgres": PostgresBackend.from_url,
     }
+
+
+@hookimpl
+def hpopt_problems() -> dict[str, Any]:
+    from hpopt.benchmark.suites import builtin_problems
+
+    return builtin_problems()

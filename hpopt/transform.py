@@ -140,8 +140,10 @@ def _snap(dist: Distribution, x: np.ndarray) -> np.ndarray:
         v = np.exp(x)
         if isinstance(dist, Int):
             v = np.rint(v)
-    elif isinstance(dist, Int) or dist.step is not None:
+    elif isinstance(dist, Int):
         v = dist.low + np.rint((x - dist.low) / dist.step) * dist.step
+    elif dist.step is not None:  # rounded like Float.canonical: 0.3, not 0.30000000000000004
+        v = np.round(dist.low + np.rint((x - dist.low) / dist.step) * dist.step, dist._digits)
     else:
         v = x
     return np.clip(v, dist.low, dist.high)

@@ -1,0 +1,223 @@
+"""Asynchronous successive halving (ASHA; Li et al. 2020, "A System for Massively Parallel
+Hyperparameter Tuning", Algorithm 2).
+
+Rungs sit at steps ``r_k = ceil(min_resource * eta ** (min_early_stopping_rate + k))``, k = 0, 1,
+..., below ``max_resource`` when one is given (``eta`` is ``reduction_factor``). When a trial's
+report first reaches or passes ``r_k``, its value at rung k is the value reported at the first
+step ``>= r_k``; it is *promoted* (keeps running) if it ranks among the best
+``max(1, floor(n / eta))`` of the ``n`` values recorded at that rung so far — by every trial of
+the study, finished or running, itself included — and pruned otherwise. The decision uses only
+what has already been reported: it never waits for a rung to fill (that is what makes it
+asynchronous), so early trials are promoted generously and later ones face more competition.
+
+Decisions are made on the report that crosses a rung (several rungs crossed by one jump of
+non-contiguous steps are all checked); call ``should_prune`` after every ``report``. Nothing is
+written to the storage: rung values are derived from the reports every worker can see, so the
+pruner is stateless apart from a per-study cache of finished trials (each read once). A rung
+with fewer than ``bootstrap_count`` values never prunes (Optuna's pruner, by contrast, prunes
+while the rung is that small).
+
+Losses, not raw values, are ranked (maximized objectives are negated; NaN is the worst value).
+With several objectives, a rung ranks by non-dominated front; inside a front the tie-break is
+the sum over objectives of the value's rank within the rung (average ranks for ties), so a
+trial good on every objective goes first; trials still equal are promoted together.
+
+Example:
+    >>> import hpopt
+    >>> from hpopt.pruners import SuccessiveHalvingPruner
+    >>> pruner = SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    >>> study = hpopt.create_study(pruner=pruner, seed=0)
+    >>> def objective(trial):
+    ...     x = trial.suggest_float("x", 0, 1)
+    ...     for step in range(1, 28):
+    ...         trial.report(x + 1.0 / step, step)
+    ...         if trial.should_prune():
+    ...             raise hpopt.TrialPruned()
+    ...     return x
+    >>> study.optimize(objective, n_trials=30)
+    >>> len(study.get_trials(["pruned"])) > 10
+    True
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hpopt.pruners._util import (
+    CachingPruner,
+    StudyCache,
+    check_int,
+    check_real,
+    curve,
+    n_ahead,
+    previous_step,
+)
+from hpopt.records import FrozenTrial
+from hpopt.samplers.base import History
+
+__all__ = ["SuccessiveHalvingPruner"]
+
+#: Rungs considered at most (eta ** 64 steps is beyond any training run).
+_MAX_RUNGS = 64
+
+
+class SuccessiveHalvingPruner(CachingPruner):
+    """Asynchronous successive halving: promote the top ``1/reduction_factor`` of each rung.
+
+    Args:
+        min_resource: Step of the first rung (``>= 1``).
+        reduction_factor: ``eta``, the ratio between rungs and the inverse of the promoted
+            fraction (``> 1``).
+        min_early_stopping_rate: ``s``; the first rung is at ``min_resource * eta**s`` (``>= 0``).
+        max_resource: The step a trial that is never pruned reaches (its last epoch), or None
+            for no cap. Rungs at or beyond it make no decision.
+        bootstrap_count: A rung with fewer values than this never prunes (``>= 0``).
+
+    Raises:
+        TypeError, ValueError: A setting of the wrong type or out of range, naming it.
+
+    Example:
+        >>> import hpopt
+        >>> study = hpopt.create_study(pruner="successive_halving")
+        >>> study.pruner.rung_steps(100)
+        [1, 3, 9, 27, 81]
+    """
+
+    supports_multi_objective = True
+
+    def __init__(
+        self,
+        *,
+        min_resource: int = 1,
+        reduction_factor: float = 3,
+        min_early_stopping_rate: int = 0,
+        max_resource: int | None = None,
+        bootstrap_count: int = 0,
+    ) -> None:
+        super().__init__()
+        self.min_resource = check_int("min_resource", min_resource, 1)
+        self.reduction_factor = check_real(
+            "reduction_factor", reduction_factor, low=1.0, low_open=True
+        )
+        self.min_early_stopping_rate = check_int(
+            "min_early_stopping_rate", min_early_stopping_rate, 0
+        )
+        if max_resource is not None:
+            max_resource = check_int("max_resource", max_resource, 1)
+            if max_resource < self.min_resource:
+                raise ValueError(
+                    "`min_resource <= max_resource` must hold, but got "
+                    f"(min_resource={self.min_resource}, max_resource={max_resource})."
+                )
+        self.max_resource = max_resource
+        self.bootstrap_count = check_int("bootstrap_count", bootstrap_count, 0)
+        self._rung_cache: dict[int, list[int]] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"SuccessiveHalvingPruner(min_resource={self.min_resource}, "
+            f"reduction_factor={self.reduction_factor:g}, "
+            f"min_early_stopping_rate={self.min_early_stopping_rate}, "
+            f"max_resource={self.max_resource}, bootstrap_count={self.bootstrap_count})"
+        )
+
+    # -- brackets (one here; Hyperband overrides) -------------------------------------------------
+    def bracket_of(self, trial_number: int) -> int:
+        """The bracket of a trial (always 0: successive halving has one)."""
+        return 0
+
+    def _rate(self, bracket: int) -> int:
+        return self.min_early_stopping_rate
+
+    def rung_steps(self, upto: int, *, bracket: int = 0) -> list[int]:
+        """The steps (``<= upto``, below ``max_resource``) at which ``bracket`` makes decisions."""
+        rate = self._rate(bracket)
+        with self._lock:
+            steps = self._rung_cache.setdefault(rate, [])
+            cap = self.max_resource if self.max_resource is not None else math.inf
+            while (not steps or steps[-1] <= upto) and len(steps) < _MAX_RUNGS:
+                r = math.ceil(
+                    self.min_resource * self.reduction_factor ** (rate + len(steps)) - 1e-9
+                )
+                r = max(r, steps[-1] + 1) if steps else r
+                if r >= cap:
+                    break
+                steps.append(r)
+            return [r for r in steps if r <= upto]
+
+    # -- pruning ----------------------------------------------------------------------------------
+    def prune(self, history: History, trial: FrozenTrial) -> bool:
+        """Whether ``trial`` ranks outside the promoted fraction of a rung it has just reached."""
+        step, prev = previous_step(trial)
+        if step is None:
+            return False
+        bracket = self.bracket_of(trial.number)
+        rungs = self.rung_steps(step, bracket=bracket)
+        new = [k for k, r in enumerate(rungs) if prev is None or r > prev]
+        if not new:
+            return False
+        cache = self._cache(history)
+        own = self._rung_values(trial, cache.sign, bracket)
+        others = [
+            self._rung_values(t, cache.sign, bracket)
+            for t in history.running()
+            if t.number != trial.number and self.bracket_of(t.number) == bracket
+        ]
+        eta = self.reduction_factor
+        for k in new:
+            with self._lock:
+                finished = cache.data.get((bracket, k))
+                rows = finished.array() if finished is not None else None
+            live = [o[k] for o in others if len(o) > k]
+            parts = [own[k : k + 1]] + ([np.asarray(live)] if live else [])
+            if rows is not None:
+                parts.append(rows)
+            loss = np.concatenate(parts, axis=0)
+            n = len(loss)
+            if n < self.bootstrap_count:
+                continue
+            keep = max(1, int(n // eta))
+            if n_ahead(loss, 0, limit=keep) >= keep:
+                return True
+        return False
+
+    def _rung_values(self, trial: FrozenTrial, sign: np.ndarray, bracket: int) -> np.ndarray:
+        """Losses (K, m) at each rung the trial reached: the value at its first step >= r_k."""
+        steps, loss = curve(trial, sign)
+        if len(steps) == 0:
+            return loss
+        rungs = np.asarray(self.rung_steps(int(steps[-1]), bracket=bracket), dtype=np.int64)
+        return loss[np.searchsorted(steps, rungs, side="left")]
+
+    def _ingest(self, cache: StudyCache, trial: FrozenTrial) -> None:
+        bracket = self.bracket_of(trial.number)
+        for k, row in enumerate(self._rung_values(trial, cache.sign, bracket)):
+            rung = cache.data.get((bracket, k))
+            if rung is None:
+                rung = cache.data[(bracket, k)] = _Rung()
+            rung.add(row)
+
+
+class _Rung:
+    """Losses recorded at one rung by finished trials, in a growable array (amortized O(1)
+    appends, no copy on read)."""
+
+    __slots__ = ("_buf", "_n")
+
+    def __init__(self) -> None:
+        self._buf: np.ndarray | None = None
+        self._n = 0
+
+    def add(self, row: np.ndarray) -> None:
+        if self._buf is None:
+            self._buf = np.empty((16, len(row)))
+        elif self._n == len(self._buf):
+            self._buf = np.concatenate([self._buf, np.empty_like(self._buf)])
+        self._buf[self._n] = row
+        self._n += 1
+
+    def array(self) -> np.ndarray:
+        assert self._buf is not None  # a rung exists only once a row was added
+        return self._buf[: self._n]

@@ -1,0 +1,120 @@
+"""Hyperband (Li et al. 2018) over asynchronous successive halving (Li et al. 2020, Sec. 3.3).
+
+Brackets ``b = 0 .. s_max`` with ``s_max = floor(log_eta(max_resource / min_resource))``; bracket
+``b`` runs successive halving with ``min_early_stopping_rate = b`` (its first rung at
+``min_resource * eta**b``), so bracket 0 is the most aggressive and bracket ``s_max`` prunes
+least (not at all when ``max_resource == min_resource * eta**s_max``). Trials of one bracket
+only compete with trials of the same bracket.
+
+Trials go to brackets deterministically from their number, so every worker (thread, process or
+machine) agrees without talking: bracket ``b`` gets the share ``n_b = ceil((s_max + 1) /
+(s_max - b + 1) * eta**(s_max - b))`` of Hyperband's Algorithm 1 (equal budget per bracket), and
+trial ``N`` takes position ``N mod sum(n_b)`` of a fixed interleaved cycle (smooth weighted
+round-robin), so every window of trials holds the brackets in those proportions.
+
+Samplers that want to model each bracket's trials separately call :meth:`HyperbandPruner.bracket_of`
+with a trial number (the pruner is ``study.pruner``).
+
+Example:
+    >>> import hpopt
+    >>> from hpopt.pruners import HyperbandPruner
+    >>> pruner = HyperbandPruner(min_resource=1, max_resource=27, reduction_factor=3)
+    >>> pruner.n_brackets
+    4
+    >>> [pruner.bracket_of(n) for n in range(8)]
+    [0, 1, 0, 2, 0, 3, 0, 1]
+    >>> pruner.bracket_shares
+    [27, 12, 6, 4]
+"""
+
+from __future__ import annotations
+
+import math
+
+from hpopt.pruners._util import check_int
+from hpopt.pruners.asha import SuccessiveHalvingPruner
+
+__all__ = ["HyperbandPruner"]
+
+
+class HyperbandPruner(SuccessiveHalvingPruner):
+    """Several brackets of asynchronous successive halving, trials assigned by number.
+
+    Args:
+        min_resource: Step of the first rung of the most aggressive bracket (``>= 1``).
+        max_resource: The step a trial that is never pruned reaches (its last epoch);
+            ``>= min_resource``.
+        reduction_factor: ``eta`` (``> 1``).
+        bootstrap_count: A rung with fewer values than this never prunes (``>= 0``).
+
+    Raises:
+        TypeError, ValueError: A setting of the wrong type or out of range, naming it.
+
+    Example:
+        >>> import hpopt
+        >>> study = hpopt.create_study(pruner="hyperband")
+        >>> study.pruner.n_brackets
+        5
+    """
+
+    def __init__(
+        self,
+        *,
+        min_resource: int = 1,
+        max_resource: int = 100,
+        reduction_factor: float = 3,
+        bootstrap_count: int = 0,
+    ) -> None:
+        check_int("max_resource", max_resource, 1)
+        super().__init__(
+            min_resource=min_resource,
+            reduction_factor=reduction_factor,
+            max_resource=max_resource,
+            bootstrap_count=bootstrap_count,
+        )
+        eta = self.reduction_factor
+        s_max = 0
+        while self.min_resource * eta ** (s_max + 1) <= max_resource * (1 + 1e-12):
+            s_max += 1
+        #: Number of brackets (``s_max + 1``).
+        self.n_brackets = s_max + 1
+        #: Share of trials per bracket (Hyperband's n_i, bracket 0 first).
+        self.bracket_shares = [
+            math.ceil((s_max + 1) / (s_max - b + 1) * eta ** (s_max - b) - 1e-9)
+            for b in range(self.n_brackets)
+        ]
+        self._cycle = _interleave(self.bracket_shares)
+
+    def __repr__(self) -> str:
+        return (
+            f"HyperbandPruner(min_resource={self.min_resource}, max_resource={self.max_resource}, "
+            f"reduction_factor={self.reduction_factor:g}, bootstrap_count={self.bootstrap_count})"
+        )
+
+    def bracket_of(self, trial_number: int) -> int:
+        """The bracket (0 = most aggressive) of trial ``trial_number``; the same on every worker.
+
+        Raises:
+            TypeError, ValueError: Not a non-negative int.
+        """
+        trial_number = check_int("trial_number", trial_number, 0)
+        return self._cycle[trial_number % len(self._cycle)]
+
+    def _rate(self, bracket: int) -> int:
+        return bracket
+
+
+def _interleave(shares: list[int]) -> list[int]:
+    """A cycle holding ``shares[b]`` copies of each ``b``, spread evenly (smooth weighted
+    round-robin: each turn every bracket gains its share, the richest is picked and pays the
+    total)."""
+    total = sum(shares)
+    credit = [0] * len(shares)
+    cycle = []
+    for _ in range(total):
+        for b, w in enumerate(shares):
+            credit[b] += w
+        pick = max(range(len(shares)), key=lambda b: (credit[b], -b))
+        credit[pick] -= total
+        cycle.append(pick)
+    return cycle
