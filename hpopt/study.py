@@ -249,7 +249,10 @@ class Study:
     def _resolve(self, trial: Trial | int) -> tuple[int, Trial | None]:
         if isinstance(trial, Trial):
             other = trial._study
-            if other is not self and (other._storage is not self._storage or other._sid != self._sid):
+            same_store = other._storage is self._storage or (
+                "://" in self._storage.url and other._storage.url == self._storage.url
+            )  # two storage objects opened on one URL are one store
+            if other is not self and not (same_store and other._sid == self._sid):
                 raise ValueError(
                     f"trial {trial.number} belongs to study {other.study_name!r} in "
                     f"{other._storage.url}, not to study {self.study_name!r} in {self._storage.url}."
@@ -444,6 +447,8 @@ class Study:
         fixed = {}
         for name, value in params.items():
             check_name("parameter", name)
+            if isinstance(value, np.bool_):
+                value = bool(value)
             if not (value is None or isinstance(value, (bool, str))):
                 value = real_value(f"enqueued value of {name!r}", value) if not isinstance(
                     value, numbers.Integral) else int(value)
@@ -454,12 +459,7 @@ class Study:
         for key, value in (user_attrs or {}).items():
             check_name("user attribute", key)
             user[key] = json_value("user attribute", key, value)
-        if skip_if_exists:
-            self._storage.sync()
-            for t in self._storage.trials(self._sid):
-                if all(k in t.params and t.params[k] == v for k, v in fixed.items()):
-                    return None
-        return self._storage.enqueue(self._sid, fixed, user)
+        return self._storage.enqueue(self._sid, fixed, user, skip_if_exists=bool(skip_if_exists))
 
     # -- reading ----------------------------------------------------------------------------------
     @property

@@ -351,7 +351,9 @@ _DIST_CACHE_SIZE = 4096
 
 def _build(name: str, cls: type, *args: Any, **kwargs: Any) -> Distribution:
     try:
-        key: tuple[Any, ...] | None = (cls, *[(a.__class__, a) for a in args], *kwargs.items())
+        key: tuple[Any, ...] | None = (
+            cls, *[(a.__class__, _typed(a)) for a in args], *[(k, v.__class__, v) for k, v in kwargs.items()]
+        )
         dist = _DIST_CACHE.get(key)  # type: ignore[arg-type]
     except TypeError:  # unhashable arguments (a list of choices): no caching
         key, dist = None, None
@@ -366,6 +368,14 @@ def _build(name: str, cls: type, *args: Any, **kwargs: Any) -> Distribution:
             _DIST_CACHE.clear()
         _DIST_CACHE[key] = dist
     return dist
+
+
+def _typed(a: Any) -> Any:
+    """Cache-key form of a choice tuple: (1,), (1.0,), (True,) and (-0.0,) all compare equal as
+    tuples, but are different choice lists."""
+    if a.__class__ is not tuple:
+        return a
+    return tuple((c.__class__, repr(c) if c.__class__ is float else c) for c in a)
 
 
 def _as_list(value: Any) -> list[Any] | None:

@@ -57,6 +57,8 @@ def encode_op(op: dict[str, Any]) -> str:
 def decode_op(text: str) -> dict[str, Any]:
     """Inverse of :func:`encode_op`."""
     op = json.loads(text)
+    if not isinstance(op, dict) or not isinstance(op.get("op"), str):
+        raise ValueError(f"not a journal operation: {text[:80]!r}")
     dists = op.get("dists")
     if dists:
         op["dists"] = {k: distribution_from_json(d) for k, d in dists.items()}
@@ -148,7 +150,15 @@ class Storage:
     def _catch_up(self, tx: JournalBackend) -> None:
         apply, watch = self._model.apply, self._watch
         for op_id, op in tx.read(self._last):
-            result = apply(op)
+            try:
+                result = apply(op)
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+                # A record that decodes but does not replay: corruption, reported, never skipped.
+                where = getattr(tx, "path", None) or _safe_url(tx.url)
+                raise StorageError(
+                    f"corrupt record in {where!r} at journal id {op_id}: "
+                    f"{type(exc).__name__}: {exc} (record {str(op)[:120]})"
+                ) from exc
             self._last = op_id
             token = op.get("w")
             if token is not None and token in watch:
@@ -349,10 +359,22 @@ class Storage:
             raise error[0]
         return result
 
-    def enqueue(self, sid: int, fixed: dict[str, Any], user: dict[str, Any]) -> int:
-        """Add a WAITING trial whose parameters ``fixed`` are used when it meets them."""
+    def enqueue(
+        self, sid: int, fixed: dict[str, Any], user: dict[str, Any], *, skip_if_exists: bool = False
+    ) -> int | None:
+        """Add a WAITING trial whose parameters ``fixed`` are used when it meets them.
+
+        With ``skip_if_exists``, nothing is written (and None returned) when some trial already
+        has these values (enqueued or suggested); checked inside the write lock, so two workers
+        enqueueing the same values at once add one trial.
+        """
         def build() -> tuple[list[dict[str, Any]], Finalize]:
-            self._study(sid)
+            st = self._study(sid)
+            if skip_if_exists:
+                for rec in st.trials:
+                    seen = {**rec.fixed, **rec.params}
+                    if all(k in seen and seen[k] == v for k, v in fixed.items()):
+                        return [], _none
             op = {"op": "trial", "s": sid, "state": "WAITING", "t": None, "fixed": fixed, "user": user}
             return [op], lambda res: res[0]
 
@@ -527,6 +549,15 @@ class Storage:
     def version(self, sid: int) -> int:
         """A counter that grows with every change to the study (for caches)."""
         return self._study(sid).version
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without a password (``scheme://user:***@host/...``)."""
+    head, sep, tail = url.partition("@")
+    scheme, slashes, userpass = head.partition("//")
+    if not sep or not slashes or ":" not in userpass:
+        return url
+    return f"{scheme}//{userpass.split(':', 1)[0]}:***@{tail}"
 
 
 def _none(results: list[Any]) -> None:

@@ -222,15 +222,24 @@ class SQLiteBackend(JournalBackend):
 
     # -- journal ------------------------------------------------------------------------------
     def read(self, after: int) -> list[tuple[int, dict[str, Any]]]:
-        rows = self._retry(
-            lambda: self._conn().execute(
-                "SELECT id, op FROM hpopt_ops WHERE id > ? ORDER BY id", (after,)
-            ).fetchall()
-        )
+        try:
+            # As bytes: a record that is not UTF-8 is reported below with its id.
+            rows = self._retry(
+                lambda: self._conn().execute(
+                    "SELECT id, CAST(op AS BLOB) FROM hpopt_ops WHERE id > ? ORDER BY id", (after,)
+                ).fetchall()
+            )
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                raise
+            raise StorageError(
+                f"cannot read SQLite storage {self.path!r} after journal id {after}: {exc} "
+                "(the file is damaged; `PRAGMA integrity_check` tells where)."
+            ) from exc
         out = []
-        for op_id, text in rows:
+        for op_id, raw in rows:
             try:
-                out.append((op_id, decode_op(text)))
+                out.append((op_id, decode_op(raw.decode("utf-8"))))
             except (ValueError, KeyError, TypeError) as exc:
                 raise StorageError(
                     f"corrupt record in {self.path!r} at journal id {op_id}: {exc}"
