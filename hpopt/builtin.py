@@ -15,8 +15,9 @@ from hpopt.plugins import hookimpl
 def hpopt_samplers() -> dict[str, Callable[..., Any]]:
     from hpopt.samplers.grid import GridSampler
     from hpopt.samplers.random import RandomSampler
+    from hpopt.samplers.tpe import TPESampler
 
-    return {"random": RandomSampler, "grid": GridSampler}
+    return {"random": RandomSampler, "grid": GridSampler, "tpe": TPESampler}
 
 
 @hookimpl

@@ -1,0 +1,160 @@
+"""Statistical components of TPE: the unit box and the Parzen estimators (hpopt.samplers.parzen)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hpopt import Categorical, Float, Int
+from hpopt.samplers.parzen import Box, ParzenEstimator
+
+MIXED = {
+    "n": Int(1, 4),
+    "l": Int(1, 20, log=True),
+    "c": Categorical(["a", "b", "c"]),
+    "s": Float(0.0, 1.0, step=0.25),
+    "f": Int(3, 3),
+}
+
+
+def _discrete_grid(box: Box) -> np.ndarray:
+    return box.from_keys(np.arange(box.size))
+
+
+def _mass(pe: ParzenEstimator, continuous: int, discrete: np.ndarray | None, m: int = 80) -> float:
+    """Midpoint-rule integral over the continuous columns (placed first) times the discrete sum."""
+    g = (np.arange(m) + 0.5) / m
+    mesh = np.stack(np.meshgrid(*[g] * continuous, indexing="ij"), -1).reshape(-1, continuous)
+    if discrete is None:
+        return float(np.exp(pe.log_pdf(mesh)).sum() / m**continuous)
+    rows = np.hstack([np.repeat(mesh, len(discrete), 0), np.tile(discrete, (len(mesh), 1))])
+    return float(np.exp(pe.log_pdf(rows)).sum() / m**continuous)
+
+
+class TestBox:
+    def test_discrete_round_trip(self):
+        """Keys of every discrete configuration decode back to the same keys."""
+        box = Box(MIXED)
+        keys = np.arange(box.size)
+        assert box.size == 4 * 20 * 3 * 5 * 1
+        np.testing.assert_array_equal(box.keys(box.from_keys(keys)), keys)
+
+    def test_cells_tile_the_unit_interval(self):
+        """The cells of a discrete column's values cover [0, 1] without gaps or overlaps."""
+        for dist in (Int(1, 4), Int(1, 20, log=True), Float(0, 1, step=0.25), Int(-6, 6, step=3)):
+            box = Box({"v": dist})
+            a, b = box.cells(box.from_keys(np.arange(box.size)))
+            assert a[0, 0] == pytest.approx(0.0) and b[-1, 0] == pytest.approx(1.0)
+            np.testing.assert_allclose(a[1:, 0], b[:-1, 0])
+
+    def test_decode_gives_valid_values(self):
+        """Decoding any unit row gives values inside every distribution."""
+        box = Box({**MIXED, "x": Float(1e-3, 1.0, log=True)})
+        for u in np.random.default_rng(0).random((50, box.dim)):
+            params = box.decode(u)
+            assert all(box.space[k].contains(v) for k, v in params.items())
+
+    def test_normalize_clips_changed_ranges(self):
+        """Observations outside a (narrowed) range are clipped onto its edge and flagged outside."""
+        box = Box({"x": Float(0.0, 1.0), "n": Int(0, 10)})
+        x = np.array([[2.0, 15.0], [0.5, 3.0]])
+        u = box.normalize(x)
+        assert u.min() >= 0.0 and u.max() <= 1.0
+        np.testing.assert_array_equal(box.inside(x), [False, True])
+
+
+class TestEstimatorIntegratesToOne:
+    @pytest.mark.parametrize("joint", [True, False])
+    @pytest.mark.parametrize("n_obs", [0, 1, 2, 7])
+    def test_continuous_2d(self, joint, n_obs):
+        """Truncated Gaussian mixture plus prior integrates to one over the unit square."""
+        box = Box({"x": Float(0, 1), "y": Float(-3, 3)})
+        obs = np.random.default_rng(n_obs).random((n_obs, 2))
+        obs[:1] = [0.0, 1.0]  # kernels at the edges are truncated
+        pe = ParzenEstimator(box, obs[:n_obs], joint=joint)
+        assert _mass(pe, 2, None, m=200) == pytest.approx(1.0, abs=2e-3)
+
+    @pytest.mark.parametrize("joint", [True, False])
+    def test_discrete_mass_sums_to_one(self, joint):
+        """Kernels integrated over each value's cell give a mass function summing to one."""
+        box = Box(MIXED)
+        obs = box.snap(np.random.default_rng(3).random((6, box.dim)))
+        pe = ParzenEstimator(box, obs, joint=joint)
+        total = np.exp(pe.log_pdf(_discrete_grid(box))).sum()
+        assert total == pytest.approx(1.0, abs=1e-9)
+
+    def test_mixed_space(self):
+        """A continuous column together with discrete ones still integrates to one."""
+        space = {"x": Float(0, 1), **MIXED}
+        box = Box(space)
+        obs = box.snap(np.random.default_rng(4).random((5, box.dim)))
+        pe = ParzenEstimator(box, obs)
+        assert _mass(pe, 1, _discrete_grid(Box(MIXED)), m=400) == pytest.approx(1.0, abs=2e-3)
+
+    def test_samples_follow_the_density(self):
+        """Sample frequencies of a discrete estimator match its mass function."""
+        box = Box({"n": Int(0, 5), "c": Categorical(["a", "b"])})
+        obs = box.snap(np.array([[0.1, 0.2], [0.9, 0.8], [0.5, 0.2]]))
+        pe = ParzenEstimator(box, obs)
+        draws = pe.sample(np.random.default_rng(0), 60_000)
+        freq = np.bincount(box.keys(draws), minlength=box.size) / len(draws)
+        mass = np.exp(pe.log_pdf(_discrete_grid(box)))
+        np.testing.assert_allclose(freq, mass, atol=0.01)
+
+
+class TestBandwidth:
+    def test_one_observation(self):
+        """One observation gives a finite, positive bandwidth shrunk from the prior's spread."""
+        pe = ParzenEstimator(Box({"x": Float(0, 1)}), np.array([[0.3]]))
+        assert 0.05 < pe.sigma[0] < 0.3
+
+    def test_identical_observations(self):
+        """Identical values never give a zero bandwidth."""
+        pe = ParzenEstimator(Box({"x": Float(0, 1)}), np.full((50, 1), 0.7))
+        assert pe.sigma[0] >= 1e-3
+        assert np.isfinite(pe.log_pdf(np.array([[0.7], [0.0]]))).all()
+
+    def test_two_observations_wider_apart_give_wider_kernels(self):
+        """The bandwidth grows with the observations' spread."""
+        box = Box({"x": Float(0, 1)})
+        near = ParzenEstimator(box, np.array([[0.5], [0.52]]))
+        far = ParzenEstimator(box, np.array([[0.1], [0.9]]))
+        assert far.sigma[0] > near.sigma[0] > 0
+
+    def test_shrinks_with_more_observations(self):
+        """More observations from the same spread give a narrower kernel (Scott's rule)."""
+        box = Box({"x": Float(0, 1)})
+        rng = np.random.default_rng(0)
+        few = ParzenEstimator(box, rng.normal(0.5, 0.1, (5, 1)).clip(0, 1))
+        many = ParzenEstimator(box, rng.normal(0.5, 0.1, (500, 1)).clip(0, 1))
+        assert many.sigma[0] < few.sigma[0]
+
+    def test_min_bandwidth_floor(self):
+        """The bandwidth is never below ``min_bandwidth``."""
+        pe = ParzenEstimator(Box({"x": Float(0, 1)}), np.full((1000, 1), 0.2), min_bandwidth=0.05)
+        assert pe.sigma[0] == pytest.approx(0.05)
+
+
+class TestCategorical:
+    def test_smoothing_spreads_mass(self):
+        """An observed choice gets most mass; unobserved ones keep a positive share."""
+        box = Box({"c": Categorical(["a", "b", "c", "d"])})
+        pe = ParzenEstimator(box, np.array([[0.125]]))  # choice "a"
+        p = np.exp(pe.log_pdf(_discrete_grid(box)))
+        assert p.sum() == pytest.approx(1.0)
+        assert p[0] > 2 * p[1] and np.all(p[1:] > 0.05)
+        np.testing.assert_allclose(p[1:], p[1])
+
+    def test_larger_bandwidth_is_smoother(self):
+        """Raising the categorical bandwidth moves mass from the observed choice to the others."""
+        box = Box({"c": Categorical(["a", "b", "c"])})
+        obs = np.array([[1 / 6]] * 3)
+        sharp = np.exp(ParzenEstimator(box, obs, categorical_bandwidth=0.05).log_pdf([[1 / 6]]))
+        smooth = np.exp(ParzenEstimator(box, obs, categorical_bandwidth=0.9).log_pdf([[1 / 6]]))
+        assert sharp[0] > smooth[0] > 1 / 3
+
+    def test_prior_only(self):
+        """Without observations the estimator is the uniform prior."""
+        box = Box({"c": Categorical(["a", "b", "c"])})
+        p = np.exp(ParzenEstimator(box, np.empty((0, 1))).log_pdf(_discrete_grid(box)))
+        np.testing.assert_allclose(p, 1 / 3)
