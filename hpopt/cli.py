@@ -106,13 +106,14 @@ def _worker(args: argparse.Namespace) -> int:
         direction=args.direction, load_if_exists=True, heartbeat_interval=args.heartbeat_interval,
         grace_period=args.grace_period, max_retry=args.max_retry,
     )
-    before = len(study.trials)
-    study.optimize(func, n_trials=args.n_trials, timeout=args.timeout)
-    done = len(study.trials) - before
+    mine: list[int] = []
+    study.optimize(func, n_trials=args.n_trials, timeout=args.timeout,
+                   callbacks=[lambda _study, ft: mine.append(ft.number)])
+    done = len(mine)
     best = ""
     if len(study.directions) == 1 and study.get_trials(states=["complete"]):
         best = f"; best value {study.best_value} (trial {study.best_trial.number})"
-    print(f"worker finished: {done} trials added to {args.study!r}{best}")
+    print(f"worker finished: ran {done} trials of study {args.study!r}{best}")
     return 0
 
 
