@@ -47,7 +47,17 @@ from hpopt.pruners import (  # noqa: E402
     ThresholdPruner,
 )
 from hpopt.records import FrozenTrial, TrialState  # noqa: E402
-from hpopt.samplers import GridSampler, History, RandomSampler, Sampler, TrialInfo  # noqa: E402
+from hpopt.samplers import (  # noqa: E402
+    CmaEsSampler,
+    DESampler,
+    GridSampler,
+    History,
+    NSGAIISampler,
+    RandomSampler,
+    Sampler,
+    TPESampler,
+    TrialInfo,
+)
 from hpopt.storage import JournalBackend, Storage  # noqa: E402
 from hpopt.study import (  # noqa: E402
     Study,
@@ -67,7 +77,8 @@ __all__ = [
     "create_study", "load_study", "delete_study", "study_names", "Study", "Trial", "FrozenTrial",
     "TrialState",
     # samplers, pruners, plugins
-    "Sampler", "History", "TrialInfo", "RandomSampler", "GridSampler", "Pruner", "NopPruner",
+    "Sampler", "History", "TrialInfo", "RandomSampler", "GridSampler", "TPESampler", "CmaEsSampler",
+    "DESampler", "NSGAIISampler", "Pruner", "NopPruner",
     "MedianPruner", "PercentilePruner", "SuccessiveHalvingPruner", "HyperbandPruner",
     "ThresholdPruner", "PatientPruner",
     "SpaceTransform", "hookimpl", "make_sampler", "make_pruner", "available_samplers",

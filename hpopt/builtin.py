@@ -13,11 +13,16 @@ from hpopt.plugins import hookimpl
 
 @hookimpl
 def hpopt_samplers() -> dict[str, Callable[..., Any]]:
+    from hpopt.samplers.cmaes import CmaEsSampler
+    from hpopt.samplers.de import DESampler
     from hpopt.samplers.grid import GridSampler
+    from hpopt.samplers.nsga2 import NSGAIISampler
     from hpopt.samplers.random import RandomSampler
     from hpopt.samplers.tpe import TPESampler
 
-    return {"random": RandomSampler, "grid": GridSampler, "tpe": TPESampler}
+    return {"random": RandomSampler, "grid": GridSampler, "tpe": TPESampler,
+            "cmaes": CmaEsSampler, "de": DESampler,
+            "nsga2": NSGAIISampler}
 
 
 @hookimpl

@@ -1,7 +1,14 @@
 """Samplers: the protocol (:mod:`hpopt.samplers.base`) and one module per sampler family."""
 
 from hpopt.samplers.base import History, Sampler, TrialInfo
+from hpopt.samplers.cmaes import CmaEsSampler
+from hpopt.samplers.de import DESampler
 from hpopt.samplers.grid import GridSampler
+from hpopt.samplers.nsga2 import NSGAIISampler
 from hpopt.samplers.random import RandomSampler
+from hpopt.samplers.tpe import TPESampler
 
-__all__ = ["Sampler", "History", "TrialInfo", "RandomSampler", "GridSampler"]
+__all__ = [
+    "Sampler", "History", "TrialInfo", "RandomSampler", "GridSampler", "TPESampler", "CmaEsSampler",
+    "DESampler", "NSGAIISampler",
+]

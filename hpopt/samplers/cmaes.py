@@ -1,0 +1,457 @@
+"""CMA-ES sampler: restarts (IPOP/BIPOP), integer margins, joint categoricals, warm start.
+
+The numerics live in :mod:`hpopt.samplers.cma_core`; this module turns a study's history into a
+CMA-ES state and draws each trial's parameters from it.
+
+**State rebuilt from the history, nothing else.** The sampler keeps no state a fresh process
+could not rebuild. The state is a pure function of the stored trials:
+
+1. The trials that count are the COMPLETE ones holding every parameter of the space with the same
+   distribution. FAIL and PRUNED trials are skipped, so their slots are simply resampled; RUNNING
+   ones are never waited for. A history where whole generations failed just has fewer generations.
+2. They are replayed in the order they finished (finish timestamp, then number). Each run of
+   ``popsize`` consecutive trials in that order forms a generation and triggers one update; so a
+   generation is formed from whichever trials finish first, whatever worker ran them.
+3. For each replayed trial the sampler redraws, from ``trial_rng(seed, number)`` and the current
+   distribution, the candidate it would have proposed. If that candidate decodes to the stored
+   parameters, the trial was drawn from the current distribution and its exact continuous
+   candidate enters the update (CMA-ES with margin needs the pre-rounding value). Otherwise (a
+   late finisher drawn from an earlier generation, an enqueued or a fallback trial) it is
+   *injected* (Hansen 2011): its encoded parameters enter with the Mahalanobis length of their
+   step clipped, which keeps the update sound whatever produced the point.
+4. Restarts (IPOP: doubled population; BIPOP: alternating large and small populations by budget)
+   happen in the replay when a stopping criterion fires; the random choices of a restart come
+   from ``trial_rng(seed, number_of_the_last_trial, stream)``, so they are replayed identically.
+
+A fresh process replaying the same trials reaches the same state and continues the same search.
+The replay is cached per search space and advanced incrementally as trials finish, so an ask
+costs the new trials only (a trial finishing "in the past" of the replayed order triggers a full,
+still deterministic, replay).
+
+**Search space.** ``ask(space)`` optimizes ``space``. In define-by-run the joint space is the
+intersection of the parameters of all COMPLETE trials (with equal distributions), or the warm
+start's space before any trial completed. Parameters outside it are sampled by
+``fallback_sampler`` — hpopt's :class:`~hpopt.samplers.random.RandomSampler` with the same seed
+unless you pass another one; this is the documented behaviour, not a silent degradation.
+
+**Encodings.** Numeric parameters live in the unit box of :class:`hpopt.SpaceTransform` (log scale
+for ``log=True``, equal cells for integers and steps, handled with a margin). Categorical
+parameters have their own probability vectors updated jointly with the Gaussian (CatCMA's
+model; see :mod:`~hpopt.samplers.cma_core`), rather than a one-hot relaxation: the categorical
+family is the exact model for unordered choices, and its margin keeps every choice reachable.
+
+**Separable variant.** ``separable="auto"`` uses a diagonal covariance when the space has at least
+``SEPARABLE_THRESHOLD`` (40) numeric parameters: there the ``O(n^2)`` full model learns too slowly
+for hyperparameter budgets.
+
+Example:
+    >>> import hpopt
+    >>> study = hpopt.create_study(sampler="cmaes", seed=0)
+    >>> space = {"x": hpopt.Float(-5, 5), "n": hpopt.Int(0, 10), "c": hpopt.Categorical(["a", "b"])}
+    >>> for _ in range(60):
+    ...     t = study.ask(space)
+    ...     p = t.params
+    ...     _ = study.tell(t, (p["x"] - 1) ** 2 + (p["n"] - 3) ** 2 + (p["c"] == "b"))
+    >>> study.best_value < 1.0
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from hpopt.distributions import Categorical, Distribution, Float, Int
+from hpopt.records import FrozenTrial, TrialState
+from hpopt.rng import resolve_seed, trial_rng
+from hpopt.samplers.base import History, Sampler, TrialInfo
+from hpopt.samplers.cma_core import CMA, SEPARABLE_THRESHOLD, default_popsize
+from hpopt.samplers.random import RandomSampler
+from hpopt.transform import SpaceTransform
+
+__all__ = ["CmaEsSampler"]
+
+_MIN_POPSIZE = 2  # mu = popsize // 2 must be >= 1
+_MAX_CACHES = 8  # replayed runs kept (one per search space)
+_MATCH_TOL = 1e-9  # unit-box tolerance when recognising a redrawn candidate
+_RESTART_STREAM = 1  # trial_rng stream for a restart's random choices
+_WS_ALPHA = 0.1  # WS-CMA-ES prior width in the unit box (Nomura et al. 2021)
+_WS_GAMMA = 0.1  # WS-CMA-ES fraction of the source trials taken as promising
+
+
+class _Run:
+    """The replayed state for one search space: the current CMA plus restart bookkeeping."""
+
+    def __init__(self, sampler: CmaEsSampler, space: Mapping[str, Distribution]) -> None:
+        self.space = dict(space)
+        self.num_names = [k for k, d in space.items() if not isinstance(d, Categorical)]
+        self.cat_names = [k for k, d in space.items() if isinstance(d, Categorical)]
+        self.tf = SpaceTransform({k: space[k] for k in self.num_names})
+        self.thresholds = [_thresholds(space[k]) for k in self.num_names]
+        self.cat_sizes = [len(space[k].choices) for k in self.cat_names]  # type: ignore[union-attr]
+        self.s = sampler
+        n_all = len(self.num_names) + len(self.cat_names)
+        self.base_popsize = sampler.popsize or default_popsize(n_all)
+        self.separable = (
+            len(self.num_names) >= SEPARABLE_THRESHOLD
+            if sampler.separable == "auto"
+            else bool(sampler.separable)
+        )
+        self.seen: set[int] = set()
+        self.last_key: tuple[float, int] = (-math.inf, -1)
+        self.version = -1
+        self.restarts = 0
+        self.restart_reasons: list[str] = []
+        self.budget = {"large": 0, "small": 0}
+        self.regime = "large"
+        self.large_popsize = self.base_popsize
+        self.pending: list[tuple[np.ndarray, np.ndarray, float, bool]] = []
+        self.cma = self._first_cma()
+
+    def _first_cma(self) -> CMA:
+        s, n = self.s, len(self.num_names)
+        mean, cov, sigma, q0 = np.full(n, 0.5), None, s.sigma0, None
+        if s.x0 is not None:
+            missing = [k for k in self.num_names if k not in s.x0]
+            if missing:
+                raise ValueError(f"`x0` lacks parameters {missing} of the search space.")
+            mean = self.tf.encode(s.x0)
+        if s.warm_start_trials is not None:
+            mean, sigma, cov, q0 = self._warm_start(s.warm_start_trials)
+        return self._cma(self.base_popsize, mean, sigma, cov, q0)
+
+    def _cma(self, popsize: int, mean: np.ndarray, sigma: float, cov: Any = None, q0: Any = None) -> CMA:
+        return CMA(
+            self.thresholds, self.cat_sizes, mean=mean, sigma=sigma, popsize=popsize, cov=cov,
+            separable=self.separable, margin=self.s.margin, q0=q0,
+        )
+
+    def _warm_start(self, trials: Sequence[FrozenTrial]) -> tuple[Any, float, Any, Any]:
+        """WS-CMA-ES (Nomura et al. 2021): fit the initial Gaussian to the best source trials."""
+        s = self.s
+        spaces = {space_key(t.distributions) for t in trials}
+        if spaces != {space_key(self.space)}:
+            other = dict(trials[0].distributions)
+            raise ValueError(
+                "`warm_start_trials` must share the study's search space, but the warm start has "
+                f"{other} and the study samples {self.space}."
+            )
+        sign = -1.0 if s._maximize else 1.0
+        ranked = sorted(trials, key=lambda t: sign * t.values[0])  # type: ignore[index]
+        top = ranked[: max(1, math.ceil(_WS_GAMMA * len(ranked)))]
+        u = self.tf.encode_many([t.params for t in top])
+        n = u.shape[1]
+        mean = u.mean(axis=0)
+        cov = _WS_ALPHA**2 * np.eye(n) + (u - mean).T @ (u - mean) / len(top)
+        sigma = float(np.exp(np.linalg.slogdet(cov)[1] / (2 * n))) if n else s.sigma0
+        cov = cov / sigma**2
+        q0 = []
+        for k, name in zip(self.cat_sizes, self.cat_names):
+            counts = np.ones(k)  # one pseudo-count each: no choice starts at zero
+            for t in top:
+                counts[self.space[name].index(t.params[name])] += 1  # type: ignore[union-attr]
+            q0.append(counts / counts.sum())
+        return mean, sigma, cov, q0
+
+    # -- replay -------------------------------------------------------------------------------------
+    def relevant(self, t: FrozenTrial) -> bool:
+        if t.state is not TrialState.COMPLETE or t.values is None:
+            return False
+        dists = t.distributions
+        return all(dists.get(k) == d for k, d in self.space.items())
+
+    def feed(self, trials: Sequence[FrozenTrial]) -> None:
+        """Replay ``trials`` (already in finish order) into the state."""
+        sign = -1.0 if self.s._maximize else 1.0
+        for t in trials:
+            self.seen.add(t.number)
+            self.last_key = order_key(t)
+            x, cats, native = self._locate(t)
+            self.pending.append((x, cats, sign * float(t.values[0]), not native))  # type: ignore[index]
+            self.budget[self.regime] += 1
+            if len(self.pending) == self.cma.popsize:
+                self._update(t.number)
+
+    def _locate(self, t: FrozenTrial) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The trial's candidate: redrawn exactly when it came from the current distribution."""
+        params = t.params
+        u = self.tf.encode(params)
+        cats = np.array(
+            [self.space[k].index(params[k]) for k in self.cat_names], dtype=int  # type: ignore[union-attr]
+        )
+        x, c = self.cma.sample(trial_rng(self.s.seed, t.number))
+        same = np.array_equal(c, cats) and (
+            not u.size or np.allclose(self.tf.snap(x)[0], u, rtol=0, atol=_MATCH_TOL)
+        )
+        return (x, cats, True) if same else (u, cats, False)
+
+    def _update(self, number: int) -> None:
+        xs = np.array([p[0] for p in self.pending]).reshape(len(self.pending), -1)
+        cats = np.array([p[1] for p in self.pending], dtype=int).reshape(len(self.pending), -1)
+        fs = np.array([p[2] for p in self.pending])
+        inj = np.array([p[3] for p in self.pending])
+        self.pending = []
+        self.cma.tell(xs, cats, fs, inj)
+        reason = self.cma.stop_reason(tolfun=self.s.tolfun, tolx=self.s.tolx)
+        if reason is not None and self.s.restart is not None:
+            self._restart(number, reason)
+
+    def _restart(self, number: int, reason: str) -> None:
+        rng = trial_rng(self.s.seed, number, _RESTART_STREAM)
+        mean = rng.random(len(self.num_names))
+        sigma = self.s.sigma0
+        if self.s.restart == "ipop":
+            popsize = self.cma.popsize * self.s.inc_popsize
+        elif self.budget["small"] < self.budget["large"]:  # BIPOP, small regime (Hansen 2009)
+            self.regime = "small"
+            v = float(rng.random())
+            ratio = 0.5 * self.large_popsize / self.base_popsize
+            popsize = max(_MIN_POPSIZE, int(self.base_popsize * ratio ** (v * v)))
+            sigma = self.s.sigma0 * 10 ** (-2 * v)
+        else:  # BIPOP, large regime: the population doubles each time
+            self.regime = "large"
+            self.large_popsize *= self.s.inc_popsize
+            popsize = self.large_popsize
+        self.restarts += 1
+        self.restart_reasons.append(reason)
+        self.cma = self._cma(popsize, mean, sigma)
+
+
+def _thresholds(dist: Distribution) -> np.ndarray | None:
+    """None for a continuous parameter, else the unit-box boundaries between its values."""
+    if isinstance(dist, Float) and dist.step is None:
+        return None
+    lo, hi = dist.internal_bounds
+    if hi <= lo:
+        return np.empty(0)
+    if isinstance(dist, Int) and dist.log:
+        inner = np.log(np.arange(dist.low, dist.high) + 0.5)
+    else:
+        step = dist.step  # type: ignore[union-attr]
+        inner = dist.low + step * (np.arange(round((dist.high - dist.low) / step)) + 0.5)  # type: ignore[union-attr]
+    return (inner - lo) / (hi - lo)
+
+
+class Intersection:
+    """The parameters every COMPLETE trial has, with equal distributions; updated incrementally."""
+
+    def __init__(self) -> None:
+        self.version = -1
+        self.seen: set[int] = set()
+        self.inter: dict[str, Distribution] | None = None
+
+    def space(self, history: History, lock: threading.Lock) -> dict[str, Distribution] | None:
+        """The intersection (None before any trial completed)."""
+        version = history.version()
+        fin = history.finished()
+        with lock:
+            if version != self.version:
+                for t in fin:
+                    if t.number in self.seen or t.state is not TrialState.COMPLETE:
+                        continue
+                    self.seen.add(t.number)
+                    dists = t.distributions
+                    if self.inter is None:
+                        self.inter = dict(dists)
+                    else:
+                        self.inter = {k: d for k, d in self.inter.items() if dists.get(k) == d}
+                self.version = version
+            return None if self.inter is None else dict(self.inter)
+
+
+def check_fallback(fallback: Any, seed: int) -> Sampler:
+    """The explicit fallback sampler: the given one, or RandomSampler with the same seed."""
+    if fallback is not None and not isinstance(fallback, Sampler):
+        raise TypeError(f"`fallback_sampler` must be an hpopt Sampler or None, but got {fallback!r}.")
+    return fallback or RandomSampler(seed=seed)
+
+
+def positive(name: str, value: Any) -> float:
+    """``value`` as a float, refused unless finite and ``> 0`` (the message names ``name``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TypeError(f"`{name}` must be a finite real number, but got {value!r}.")
+    if value <= 0:
+        raise ValueError(f"`{name} > 0` must hold, but got {name}={value!r}.")
+    return float(value)
+
+
+def space_key(space: Mapping[str, Distribution]) -> tuple[tuple[str, Distribution], ...]:
+    return tuple(sorted(space.items(), key=lambda kv: kv[0]))
+
+
+def order_key(t: FrozenTrial) -> tuple[float, int]:
+    return (t.finished if t.finished is not None else math.inf, t.number)
+
+
+class CmaEsSampler(Sampler):
+    """CMA-ES with IPOP/BIPOP restarts, integer margins, joint categoricals and warm start.
+
+    Args:
+        seed: An int, a numpy Generator or None (fresh entropy).
+        sigma0: Initial step size in the unit box (``> 0``).
+        popsize: Population size (``>= 2``); default ``4 + floor(3 ln n)``.
+        x0: Initial mean as a parameter dict (numeric parameters); default: the box centre.
+        restart: ``"bipop"`` (default), ``"ipop"`` or None (no restarts).
+        inc_popsize: Population growth factor at each large restart (``>= 2``).
+        separable: ``"auto"`` (diagonal covariance from 40 numeric parameters), True or False.
+        margin: Margin probability for discrete coordinates (``0 < margin < 0.5``); default
+            ``1 / (n * popsize)`` (Hamano et al. 2022).
+        tolfun: Stagnation when best values vary less than this over the recent generations.
+        tolx: Stagnation when every continuous coordinate's step is below ``tolx`` (unit box).
+        warm_start_trials: COMPLETE trials of an earlier study on the same space (WS-CMA-ES).
+        fallback_sampler: Samples parameters outside the joint space (define-by-run); default
+            :class:`~hpopt.samplers.random.RandomSampler` with the same seed.
+
+    Raises:
+        TypeError, ValueError: An invalid setting, naming it.
+
+    Example:
+        >>> import hpopt
+        >>> sampler = hpopt.make_sampler("cmaes", seed=3, popsize=8)
+        >>> study = hpopt.create_study(sampler=sampler)
+        >>> study.optimize(lambda t: (t.suggest_float("x", -3, 3) - 1) ** 2, n_trials=40)
+        >>> study.best_value < 0.1
+        True
+    """
+
+    supports_multi_objective = False
+
+    def __init__(
+        self,
+        *,
+        seed: int | np.random.Generator | None = None,
+        sigma0: float = 0.2,
+        popsize: int | None = None,
+        x0: Mapping[str, Any] | None = None,
+        restart: str | None = "bipop",
+        inc_popsize: int = 2,
+        separable: bool | str = "auto",
+        margin: float | None = None,
+        tolfun: float = 1e-12,
+        tolx: float = 1e-10,
+        warm_start_trials: Sequence[FrozenTrial] | None = None,
+        fallback_sampler: Sampler | None = None,
+    ) -> None:
+        self.seed = resolve_seed(seed)
+        self.sigma0 = positive("sigma0", sigma0)
+        if popsize is not None:
+            if isinstance(popsize, bool) or not isinstance(popsize, int):
+                raise TypeError(f"`popsize` must be an int or None, but got {popsize!r}.")
+            if popsize < _MIN_POPSIZE:
+                raise ValueError(
+                    f"`popsize >= {_MIN_POPSIZE}` must hold for CMA-ES, but got popsize={popsize}."
+                )
+        self.popsize = popsize
+        if restart not in ("bipop", "ipop", None):
+            raise ValueError(f"`restart` must be 'bipop', 'ipop' or None, but got {restart!r}.")
+        self.restart = restart
+        if isinstance(inc_popsize, bool) or not isinstance(inc_popsize, int) or inc_popsize < 2:
+            raise ValueError(f"`inc_popsize` must be an int >= 2, but got {inc_popsize!r}.")
+        self.inc_popsize = inc_popsize
+        if separable not in ("auto", True, False):
+            raise ValueError(f"`separable` must be 'auto', True or False, but got {separable!r}.")
+        self.separable = separable
+        if margin is not None:
+            margin = positive("margin", margin)
+            if margin >= 0.5:
+                raise ValueError(f"`margin < 0.5` must hold, but got margin={margin!r}.")
+        self.margin = margin
+        self.tolfun = positive("tolfun", tolfun)
+        self.tolx = positive("tolx", tolx)
+        self.x0 = dict(x0) if x0 is not None else None
+        self.warm_start_trials = self._check_warm(warm_start_trials)
+        self.fallback_sampler = check_fallback(fallback_sampler, self.seed)
+        self._maximize = False
+        self._lock = threading.Lock()
+        self._runs: dict[Any, _Run] = {}
+        self._inter = Intersection()
+
+    @staticmethod
+    def _check_warm(trials: Sequence[FrozenTrial] | None) -> list[FrozenTrial] | None:
+        if trials is None:
+            return None
+        trials = list(trials)
+        if not trials or not all(isinstance(t, FrozenTrial) for t in trials):
+            raise TypeError("`warm_start_trials` must be a non-empty list of FrozenTrial.")
+        done = [t for t in trials if t.state is TrialState.COMPLETE and t.values is not None]
+        if not done:
+            raise ValueError("`warm_start_trials` must hold at least one COMPLETE trial, but has none.")
+        if any(len(t.values) != 1 for t in done):  # type: ignore[arg-type]
+            raise ValueError("`warm_start_trials` must come from a single-objective study.")
+        keys = {space_key(t.distributions) for t in done}
+        if len(keys) > 1:
+            raise ValueError(
+                f"`warm_start_trials` must all share one search space, but {len(keys)} differ."
+            )
+        return done
+
+    def __repr__(self) -> str:
+        return (
+            f"CmaEsSampler(seed={self.seed}, sigma0={self.sigma0}, popsize={self.popsize}, "
+            f"restart={self.restart!r}, separable={self.separable!r})"
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_lock")
+        state["_runs"] = {}
+        state["_inter"] = Intersection()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    # -- history ------------------------------------------------------------------------------------
+    def state(self, history: History, space: Mapping[str, Distribution]) -> _Run:
+        """The replayed run for ``space``, brought up to date with the history."""
+        version = history.version()
+        fin = history.finished()
+        key = space_key(space)
+        with self._lock:
+            self._maximize = history.directions[0] == "maximize"
+            run = self._runs.get(key)
+            if run is None or run.s is not self:
+                if len(self._runs) >= _MAX_CACHES:
+                    self._runs.pop(next(iter(self._runs)))
+                run = self._runs[key] = _Run(self, space)
+            if run.version == version:
+                return run
+            new = [t for t in fin if t.number not in run.seen and run.relevant(t)]
+            new.sort(key=order_key)
+            if new and order_key(new[0]) < run.last_key:  # finished "in the past": replay all
+                run = self._runs[key] = _Run(self, space)
+                new = sorted((t for t in fin if run.relevant(t)), key=order_key)
+            run.feed(new)
+            run.version = version
+            return run
+
+    # -- protocol -----------------------------------------------------------------------------------
+    def joint_space(self, history: History) -> dict[str, Distribution]:
+        """Parameters of every COMPLETE trial with equal distributions (or the warm start's)."""
+        inter = self._inter.space(history, self._lock)
+        if inter is None:
+            warm = self.warm_start_trials
+            return dict(warm[0].distributions) if warm else {}
+        return inter
+
+    def sample_joint(
+        self, history: History, trial: TrialInfo, space: Mapping[str, Distribution]
+    ) -> dict[str, Any]:
+        if not space:
+            return {}
+        run = self.state(history, space)
+        with self._lock:
+            x, cats = run.cma.sample(trial_rng(self.seed, trial.number))
+        out = run.tf.decode(x) if run.num_names else {}
+        for name, c in zip(run.cat_names, cats.tolist()):
+            out[name] = space[name].choices[c]  # type: ignore[union-attr]
+        return out
+
+    def sample(self, history: History, trial: TrialInfo, name: str, distribution: Distribution) -> Any:
+        """A parameter outside the joint space: drawn by ``fallback_sampler``."""
+        return self.fallback_sampler.sample(history, trial, name, distribution)

@@ -1,0 +1,328 @@
+"""NSGA-II (Deb et al. 2002) for several objectives, with constraints and mixed spaces.
+
+* **Selection:** elitist — parents and offspring are merged, sorted into non-dominated fronts and
+  cut to ``popsize`` by front, then by crowding distance (larger first).
+* **Constraints** (Deb 2000): with ``constraints_func(trial) -> sequence of floats`` (``<= 0``
+  means satisfied), a feasible trial beats an infeasible one, two infeasible ones compare by
+  their total violation, and two feasible ones by Pareto dominance.
+* **Variation for mixed spaces:** parents are picked by binary tournaments (front, then crowding);
+  numeric genes (unit box of :class:`hpopt.SpaceTransform`, integers rounded when decoded) get
+  simulated binary crossover and polynomial mutation (Deb & Agrawal 1995); categorical genes get
+  uniform crossover and, with the mutation probability, a uniformly drawn choice.
+
+**State from the history.** COMPLETE trials holding the whole space are replayed in finish
+order; each run of ``popsize`` of them is one generation's offspring, merged with the parents by
+the selection above. The first ``popsize`` are uniform draws. Randomness comes from
+``trial_rng(seed, number)``, so a fresh process replaying the same trials proposes the same
+offspring. FAIL and PRUNED trials are skipped (their slots are resampled), RUNNING ones are not
+waited for. Parameters outside the joint space go to ``fallback_sampler`` (default:
+RandomSampler with the same seed).
+
+Example:
+    >>> import hpopt
+    >>> study = hpopt.create_study(directions=["minimize", "minimize"],
+    ...                            sampler=hpopt.make_sampler("nsga2", seed=0, popsize=10))
+    >>> for _ in range(40):
+    ...     t = study.ask({"x": hpopt.Float(0, 1)})
+    ...     _ = study.tell(t, (t.params["x"], (1 - t.params["x"]) ** 2))
+    >>> len(study.best_trials) > 5
+    True
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from hpopt.distributions import Categorical, Distribution
+from hpopt.records import FrozenTrial, TrialState
+from hpopt.rng import resolve_seed, trial_rng
+from hpopt.samplers.base import History, Sampler, TrialInfo
+from hpopt.samplers.cmaes import Intersection, check_fallback, order_key, positive, space_key
+from hpopt.transform import SpaceTransform
+
+__all__ = ["NSGAIISampler", "nondominated_ranks", "crowding_distance"]
+
+_MIN_POPSIZE = 2
+_MAX_CACHES = 8
+
+
+def _dominates(f: np.ndarray, cv: np.ndarray) -> np.ndarray:
+    """``d[i, j]``: row ``i`` constraint-dominates row ``j`` (Deb 2000)."""
+    le = (f[:, None, :] <= f[None, :, :]).all(axis=2)
+    lt = (f[:, None, :] < f[None, :, :]).any(axis=2)
+    feas = cv <= 0
+    pareto = le & lt & feas[:, None] & feas[None, :]
+    beats_infeasible = feas[:, None] & ~feas[None, :]
+    less_violation = ~feas[:, None] & ~feas[None, :] & (cv[:, None] < cv[None, :])
+    return pareto | beats_infeasible | less_violation
+
+
+def nondominated_ranks(f: np.ndarray, cv: np.ndarray | None = None) -> np.ndarray:
+    """Front index of each row of ``f`` (0 = non-dominated), constraint violations ``cv`` >= 0."""
+    f = np.asarray(f, dtype=float)
+    cv = np.zeros(len(f)) if cv is None else np.asarray(cv, dtype=float)
+    f = np.where(np.isnan(f), np.inf, f)
+    dom = _dominates(f, cv)
+    count = dom.sum(axis=0)  # how many rows dominate each row
+    ranks = np.full(len(f), -1)
+    front, r = np.flatnonzero(count == 0), 0
+    while front.size:
+        ranks[front] = r
+        count = count - dom[front].sum(axis=0)
+        count[ranks >= 0] = -1
+        front, r = np.flatnonzero(count == 0), r + 1
+    return ranks
+
+
+def crowding_distance(f: np.ndarray) -> np.ndarray:
+    """Crowding distance of each row within one front (boundary rows get infinity)."""
+    n, m = f.shape
+    dist = np.zeros(n)
+    if n <= 2:
+        return np.full(n, np.inf)
+    for j in range(m):
+        order = np.argsort(f[:, j], kind="stable")
+        col = f[order, j]
+        span = col[-1] - col[0]
+        dist[order[[0, -1]]] = np.inf
+        if span > 0 and np.isfinite(span):
+            dist[order[1:-1]] += (col[2:] - col[:-2]) / span
+    return dist
+
+
+class _Run:
+    """The replayed parent population for one search space."""
+
+    def __init__(self, s: NSGAIISampler, space: Mapping[str, Distribution]) -> None:
+        self.s = s
+        self.space = dict(space)
+        self.num_names = [k for k, d in space.items() if not isinstance(d, Categorical)]
+        self.cat_names = [k for k, d in space.items() if isinstance(d, Categorical)]
+        self.tf = SpaceTransform({k: space[k] for k in self.num_names})
+        self.cat_sizes = np.array([len(space[k].choices) for k in self.cat_names], dtype=int)  # type: ignore[union-attr]
+        self.parents: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.rank = np.zeros(0, dtype=int)
+        self.crowd = np.zeros(0)
+        self.pending: list[tuple[np.ndarray, np.ndarray, np.ndarray, float]] = []
+        self.seen: set[int] = set()
+        self.last_key: tuple[float, int] = (-math.inf, -1)
+        self.version = -1
+        self.generation = 0
+
+    def relevant(self, t: FrozenTrial) -> bool:
+        if t.state is not TrialState.COMPLETE or t.values is None:
+            return False
+        return all(t.distributions.get(k) == d for k, d in self.space.items())
+
+    def feed(self, trials: Sequence[FrozenTrial], signs: np.ndarray) -> None:
+        for t in trials:
+            self.seen.add(t.number)
+            self.last_key = order_key(t)
+            u = self.tf.encode(t.params)
+            c = np.array([self.space[k].index(t.params[k]) for k in self.cat_names], dtype=int)  # type: ignore[union-attr]
+            f = signs * np.asarray(t.values, dtype=float)
+            self.pending.append((u, c, f, self.s.violation(t)))
+            if len(self.pending) == self.s.popsize:
+                self._select()
+
+    def _select(self) -> None:
+        xs = np.array([p[0] for p in self.pending]).reshape(len(self.pending), -1)
+        cs = np.array([p[1] for p in self.pending], dtype=int).reshape(len(self.pending), -1)
+        fs = np.array([p[2] for p in self.pending])
+        cvs = np.array([p[3] for p in self.pending])
+        self.pending = []
+        if self.parents is not None:
+            px, pc, pf, pcv = self.parents
+            xs, cs, fs, cvs = np.vstack([px, xs]), np.vstack([pc, cs]), np.vstack([pf, fs]), np.r_[pcv, cvs]
+        ranks = nondominated_ranks(fs, cvs)
+        crowd = np.zeros(len(fs))
+        for r in np.unique(ranks):
+            idx = np.flatnonzero(ranks == r)
+            crowd[idx] = crowding_distance(np.where(np.isfinite(fs[idx]), fs[idx], 1e300))
+        order = np.lexsort((-crowd, ranks))[: self.s.popsize]
+        self.parents = (xs[order], cs[order], fs[order], cvs[order])
+        self.rank, self.crowd = ranks[order], crowd[order]
+        self.generation += 1
+
+    def propose(self, number: int) -> tuple[np.ndarray, np.ndarray]:
+        rng = trial_rng(self.s.seed, number)
+        n, m = len(self.num_names), len(self.cat_names)
+        if self.parents is None:
+            cats = np.minimum(np.floor(rng.random(m) * self.cat_sizes).astype(int), self.cat_sizes - 1)
+            return rng.random(n), cats
+        px, pc, _, _ = self.parents
+        a, b = self._tournament(rng), self._tournament(rng)
+        x, c = px[a].copy(), pc[a].copy()
+        s = self.s
+        if rng.random() < s.crossover_prob:
+            x = _sbx(px[a], px[b], s.eta_c, rng)
+            c = np.where(rng.random(m) < 0.5, pc[a], pc[b])
+        pm = s.mutation_prob if s.mutation_prob is not None else 1.0 / max(n + m, 1)
+        x = _polynomial_mutation(x, pm, s.eta_m, rng)
+        flip = rng.random(m) < pm
+        fresh = np.minimum(np.floor(rng.random(m) * self.cat_sizes).astype(int), self.cat_sizes - 1)
+        return x, np.where(flip, fresh, c)
+
+    def _tournament(self, rng: np.random.Generator) -> int:
+        i, j = (int(v) for v in rng.integers(len(self.rank), size=2))
+        if self.rank[i] != self.rank[j]:
+            return i if self.rank[i] < self.rank[j] else j
+        return i if self.crowd[i] >= self.crowd[j] else j
+
+
+def _sbx(p1: np.ndarray, p2: np.ndarray, eta: float, rng: np.random.Generator) -> np.ndarray:
+    """Simulated binary crossover in the unit box (Deb & Agrawal 1995), one child."""
+    n = len(p1)
+    u, swap, active = rng.random(n), rng.random(n) < 0.5, rng.random(n) < 0.5
+    beta = np.where(u <= 0.5, (2 * u) ** (1 / (eta + 1)), (1 / (2 * (1 - u))) ** (1 / (eta + 1)))
+    child = 0.5 * ((1 + beta) * p1 + (1 - beta) * p2)
+    child = np.where(swap, 0.5 * ((1 - beta) * p1 + (1 + beta) * p2), child)
+    return np.clip(np.where(active & (p1 != p2), child, p1), 0.0, 1.0)
+
+
+def _polynomial_mutation(x: np.ndarray, pm: float, eta: float, rng: np.random.Generator) -> np.ndarray:
+    """Polynomial mutation in the unit box (Deb's bounded form)."""
+    n = len(x)
+    u, hit = rng.random(n), rng.random(n) < pm
+    d1, d2 = x, 1 - x
+    lo = (2 * u + (1 - 2 * u) * (1 - d1) ** (eta + 1)) ** (1 / (eta + 1)) - 1
+    hi = 1 - (2 * (1 - u) + 2 * (u - 0.5) * (1 - d2) ** (eta + 1)) ** (1 / (eta + 1))
+    return np.clip(np.where(hit, x + np.where(u < 0.5, lo, hi), x), 0.0, 1.0)
+
+
+class NSGAIISampler(Sampler):
+    """NSGA-II with constrained domination, SBX/polynomial mutation and categorical operators.
+
+    Args:
+        seed: An int, a numpy Generator or None (fresh entropy).
+        popsize: Population size (``>= 2``).
+        crossover_prob: Probability of crossover for each offspring (``0 <= p <= 1``).
+        mutation_prob: Per-gene mutation probability; default ``1 / n_params``.
+        eta_c: SBX distribution index (``> 0``; larger keeps children nearer their parents).
+        eta_m: Polynomial-mutation distribution index (``> 0``).
+        constraints_func: ``f(FrozenTrial) -> sequence of floats``, ``<= 0`` when satisfied (e.g.
+            reading a user attribute the objective set); None for an unconstrained study.
+        fallback_sampler: Samples parameters outside the joint space (define-by-run); default
+            :class:`~hpopt.samplers.random.RandomSampler` with the same seed.
+
+    Raises:
+        TypeError, ValueError: An invalid setting, naming it.
+
+    Example:
+        >>> import hpopt
+        >>> sampler = hpopt.make_sampler("nsga2", seed=1, popsize=8)
+        >>> study = hpopt.create_study(directions=["minimize", "maximize"], sampler=sampler)
+        >>> study.optimize(lambda t: (t.suggest_float("x", 0, 1),) * 2, n_trials=20)
+        >>> len(study.trials)
+        20
+    """
+
+    supports_multi_objective = True
+
+    def __init__(
+        self,
+        *,
+        seed: int | np.random.Generator | None = None,
+        popsize: int = 50,
+        crossover_prob: float = 0.9,
+        mutation_prob: float | None = None,
+        eta_c: float = 20.0,
+        eta_m: float = 20.0,
+        constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None,
+        fallback_sampler: Sampler | None = None,
+    ) -> None:
+        self.seed = resolve_seed(seed)
+        if isinstance(popsize, bool) or not isinstance(popsize, int):
+            raise TypeError(f"`popsize` must be an int, but got {popsize!r}.")
+        if popsize < _MIN_POPSIZE:
+            raise ValueError(f"`popsize >= {_MIN_POPSIZE}` must hold, but got popsize={popsize}.")
+        self.popsize = popsize
+        for name, value in (("crossover_prob", crossover_prob), ("mutation_prob", mutation_prob)):
+            if value is None and name == "mutation_prob":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(f"`0 <= {name} <= 1` must hold, but got {name}={value!r}.")
+        self.crossover_prob = float(crossover_prob)
+        self.mutation_prob = None if mutation_prob is None else float(mutation_prob)
+        self.eta_c = positive("eta_c", eta_c)
+        self.eta_m = positive("eta_m", eta_m)
+        if constraints_func is not None and not callable(constraints_func):
+            raise TypeError(f"`constraints_func` must be callable or None, but got {constraints_func!r}.")
+        self.constraints_func = constraints_func
+        self.fallback_sampler = check_fallback(fallback_sampler, self.seed)
+        self._lock = threading.Lock()
+        self._runs: dict[Any, _Run] = {}
+        self._inter = Intersection()
+
+    def __repr__(self) -> str:
+        return f"NSGAIISampler(seed={self.seed}, popsize={self.popsize})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_lock")
+        state["_runs"], state["_inter"] = {}, Intersection()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def violation(self, trial: FrozenTrial) -> float:
+        """Total constraint violation of ``trial`` (0 when feasible or unconstrained)."""
+        if self.constraints_func is None:
+            return 0.0
+        values = np.asarray(list(self.constraints_func(trial)), dtype=float)
+        if values.ndim != 1 or np.isnan(values).any():
+            raise ValueError(
+                f"`constraints_func` must return a sequence of real numbers, but returned "
+                f"{values.tolist()!r} for trial {trial.number}."
+            )
+        return float(np.maximum(values, 0.0).sum())
+
+    def state(self, history: History, space: Mapping[str, Distribution]) -> _Run:
+        """The replayed population for ``space``, brought up to date with the history."""
+        version = history.version()
+        fin = history.finished()
+        signs = np.array([-1.0 if d == "maximize" else 1.0 for d in history.directions])
+        key = space_key(space)
+        with self._lock:
+            run = self._runs.get(key)
+            if run is None:
+                if len(self._runs) >= _MAX_CACHES:
+                    self._runs.pop(next(iter(self._runs)))
+                run = self._runs[key] = _Run(self, space)
+            if run.version == version:
+                return run
+            new = sorted((t for t in fin if t.number not in run.seen and run.relevant(t)), key=order_key)
+            if new and order_key(new[0]) < run.last_key:  # finished "in the past": replay all
+                run = self._runs[key] = _Run(self, space)
+                new = sorted((t for t in fin if run.relevant(t)), key=order_key)
+            run.feed(new, signs)
+            run.version = version
+            return run
+
+    def joint_space(self, history: History) -> dict[str, Distribution]:
+        """Parameters of every COMPLETE trial, with equal distributions."""
+        return self._inter.space(history, self._lock) or {}
+
+    def sample_joint(
+        self, history: History, trial: TrialInfo, space: Mapping[str, Distribution]
+    ) -> dict[str, Any]:
+        if not space:
+            return {}
+        run = self.state(history, space)
+        with self._lock:
+            x, cats = run.propose(trial.number)
+        out = run.tf.decode(x) if run.num_names else {}
+        for name, c in zip(run.cat_names, cats.tolist()):
+            out[name] = space[name].choices[c]  # type: ignore[union-attr]
+        return out
+
+    def sample(self, history: History, trial: TrialInfo, name: str, distribution: Distribution) -> Any:
+        """A parameter outside the joint space: drawn by ``fallback_sampler``."""
+        return self.fallback_sampler.sample(history, trial, name, distribution)
