@@ -67,13 +67,13 @@ def test_killed_worker_trial_fails_stale_and_is_retried_once(tmp_path):
 def test_beating_trial_is_never_failed_and_late_tell_is_refused(tmp_path):
     """A trial that beats outlives many grace periods; a reaped trial's late tell gets a clear error."""
     url = _url(tmp_path)
-    study = hpopt.create_study(study_name="hb", storage=url, heartbeat_interval=0.1, grace_period=1.0)
+    study = hpopt.create_study(study_name="hb", storage=url, heartbeat_interval=0.1, grace_period=2.0)
     other = hpopt.load_study("hb", url)
     alive = study.ask()
     alive.suggest_float("x", 0, 1)
     silent = other.ask()  # `other` has no heartbeat interval: this trial never beats after ask...
     other.storage.beat(other._sid, silent.number)  # ...except once, so it is known to the reaper
-    deadline = time.monotonic() + 5.0
+    deadline = time.monotonic() + 6.0
     reaped: list[int] = []
     while time.monotonic() < deadline:
         reaped += other.fail_stale_trials()
