@@ -27,6 +27,7 @@ from hpopt.errors import (
 
 __version__ = "0.1.0"
 
+from hpopt.create import create_study, delete_study, load_study, study_names  # noqa: E402
 from hpopt.plugins import (  # noqa: E402  (plugins read __version__)
     Provider,
     available_problems,
@@ -59,13 +60,7 @@ from hpopt.samplers import (  # noqa: E402
     TrialInfo,
 )
 from hpopt.storage import JournalBackend, Storage  # noqa: E402
-from hpopt.study import (  # noqa: E402
-    Study,
-    create_study,
-    delete_study,
-    load_study,
-    study_names,
-)
+from hpopt.study import Study  # noqa: E402
 from hpopt.transform import SpaceTransform  # noqa: E402
 from hpopt.trial import Trial  # noqa: E402
 

@@ -1,0 +1,219 @@
+"""Opening studies: :func:`create_study`, :func:`load_study`, :func:`delete_study`, :func:`study_names`.
+
+Every argument is validated before anything is written; the study itself lives in
+:mod:`hpopt.study`.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from hpopt.pruners.base import NopPruner, Pruner
+from hpopt.samplers.base import Sampler
+from hpopt.storage import Storage, open_storage
+from hpopt.storage.journal import GRACE_KEY, RETRY_KEY
+from hpopt.study import Study, _opt_count
+from hpopt.trial import check_name, real_value
+
+__all__ = ["create_study", "load_study", "delete_study", "study_names"]
+
+_DIRECTIONS = ("minimize", "maximize")
+
+
+def _directions(direction: Any, directions: Any) -> tuple[str, ...] | None:
+    if direction is not None and directions is not None:
+        raise ValueError("give `direction` or `directions`, not both.")
+    if directions is None:
+        if direction is None:
+            return None
+        directions = [direction]
+    if isinstance(directions, str) or not isinstance(directions, Sequence) or not directions:
+        raise ValueError(f"`directions` must be a non-empty list, but got {directions!r}.")
+    out = []
+    for d in directions:
+        if not isinstance(d, str) or d.lower() not in _DIRECTIONS:
+            raise ValueError(f"each direction must be 'minimize' or 'maximize', but got {d!r}.")
+        out.append(d.lower())
+    return tuple(out)
+
+
+def _resolve_sampler(sampler: Any, seed: Any) -> Sampler:
+    from hpopt.plugins import make_sampler
+
+    if sampler is None:
+        return make_sampler("random", seed=seed)
+    if isinstance(sampler, str):
+        return make_sampler(sampler, seed=seed) if seed is not None else make_sampler(sampler)
+    if not isinstance(sampler, Sampler):
+        raise TypeError(
+            f"`sampler` must be a registered name or an hpopt.Sampler instance, but got {sampler!r}."
+        )
+    if seed is not None:
+        raise ValueError("`seed` seeds a sampler chosen by name; seed the sampler instance itself.")
+    return sampler
+
+
+def _resolve_pruner(pruner: Any) -> Pruner:
+    from hpopt.plugins import make_pruner
+
+    if pruner is None:
+        return NopPruner()
+    if isinstance(pruner, str):
+        return make_pruner(pruner)
+    if not isinstance(pruner, Pruner):
+        raise TypeError(
+            f"`pruner` must be a registered name or an hpopt.Pruner instance, but got {pruner!r}."
+        )
+    return pruner
+
+
+def create_study(
+    *,
+    study_name: str | None = None,
+    storage: Any = None,
+    sampler: Sampler | str | None = None,
+    pruner: Pruner | str | None = None,
+    direction: str | None = None,
+    directions: Sequence[str] | None = None,
+    seed: int | np.random.Generator | None = None,
+    load_if_exists: bool = False,
+    heartbeat_interval: float | None = None,
+    grace_period: float | None = None,
+    max_retry: int | None = None,
+) -> Study:
+    """Create a study (or continue one with ``load_if_exists``).
+
+    Args:
+        study_name: A unique name in the storage (default: a random one).
+        storage: None (in memory), a URL such as ``"sqlite:///study.db"``, or a Storage.
+        sampler: A sampler instance or a registered name (default ``"random"``).
+        pruner: A pruner instance or a registered name (default: never prune).
+        direction: ``"minimize"`` (default) or ``"maximize"``.
+        directions: One direction per objective, for several objectives.
+        seed: Seeds a sampler chosen by name (or the default one).
+        load_if_exists: Continue an existing study of that name instead of raising.
+        heartbeat_interval: Seconds between heartbeats of this worker's open trials (off when None).
+        grace_period: A RUNNING trial with no heartbeat for this long is failed as "stale" by the
+            next worker that asks (default ``2 * heartbeat_interval``). Stored with the study, so
+            every worker agrees; another value for an existing study is an error.
+        max_retry: How many times a stale trial's parameters are enqueued again (stored with the
+            study; default 0).
+
+    Raises:
+        ValueError, TypeError: Invalid arguments (nothing is written).
+        DuplicatedStudyError: The name exists and ``load_if_exists`` is False.
+
+    Example:
+        >>> import hpopt
+        >>> study = hpopt.create_study(direction="maximize", sampler="random", seed=3)
+        >>> study.optimize(lambda t: -t.suggest_float("x", -1, 1) ** 2, n_trials=10)
+        >>> len(study.trials)
+        10
+    """
+    dirs = _directions(direction, directions)
+    if study_name is None:
+        study_name = f"study-{uuid.uuid4().hex}"
+    check_name("study", study_name)
+    beat = _heartbeat_settings(heartbeat_interval, grace_period, max_retry)
+    the_sampler = _resolve_sampler(sampler, seed)
+    the_sampler.check_study(dirs or ("minimize",))
+    the_pruner = _resolve_pruner(pruner)
+    store = open_storage(storage)
+    sid = store.create_study(study_name, dirs, load_if_exists=bool(load_if_exists))
+    _store_heartbeat_settings(store, sid, beat)
+    return Study(store, sid, the_sampler, the_pruner, heartbeat_interval=beat[0])
+
+
+def load_study(
+    study_name: str,
+    storage: Any,
+    *,
+    sampler: Sampler | str | None = None,
+    pruner: Pruner | str | None = None,
+    seed: int | np.random.Generator | None = None,
+    heartbeat_interval: float | None = None,
+    grace_period: float | None = None,
+    max_retry: int | None = None,
+) -> Study:
+    """Open an existing study (arguments as in :func:`create_study`).
+
+    Raises:
+        StudyNotFoundError: No study of that name (the known names are listed).
+    """
+    check_name("study", study_name)
+    beat = _heartbeat_settings(heartbeat_interval, grace_period, max_retry)
+    the_sampler = _resolve_sampler(sampler, seed)
+    the_pruner = _resolve_pruner(pruner)
+    store = open_storage(storage)
+    sid = store.study_id(study_name)
+    the_sampler.check_study(store.directions(sid))
+    _store_heartbeat_settings(store, sid, beat)
+    return Study(store, sid, the_sampler, the_pruner, heartbeat_interval=beat[0])
+
+
+def _heartbeat_settings(
+    interval: Any, grace: Any, max_retry: Any
+) -> tuple[float | None, float | None, int | None]:
+    """Validate heartbeat arguments (before anything is written)."""
+    if interval is not None:
+        interval = real_value("`heartbeat_interval`", interval)
+        if not 0 < interval < math.inf:
+            raise ValueError(f"`heartbeat_interval > 0` must hold, but got heartbeat_interval={interval!r}.")
+    if grace is not None:
+        grace = real_value("`grace_period`", grace)
+        if not 0 < grace < math.inf:
+            raise ValueError(f"`grace_period > 0` must hold, but got grace_period={grace!r}.")
+        if interval is not None and grace <= interval:
+            raise ValueError(
+                "`grace_period > heartbeat_interval` must hold (a live trial must be able to beat "
+                f"within the grace period), but got grace_period={grace!r}, heartbeat_interval={interval!r}."
+            )
+    max_retry = _opt_count("max_retry", max_retry)
+    return interval, grace, max_retry
+
+
+def _store_heartbeat_settings(
+    store: Storage, sid: int, settings: tuple[float | None, float | None, int | None]
+) -> None:
+    """Record the grace period and retry bound with the study; refuse disagreeing values.
+
+    A worker that gives only ``heartbeat_interval`` adopts the stored grace period, or stores
+    ``2 * heartbeat_interval`` when the study has none yet.
+    """
+    interval, grace, max_retry = settings
+    stored = store.study_attrs(sid, "sys")
+    if grace is None and interval is not None:
+        if stored.get(GRACE_KEY) is None:
+            grace = 2.0 * interval
+        elif interval >= stored[GRACE_KEY]:
+            raise ValueError(
+                f"`heartbeat_interval < grace_period` must hold, but got heartbeat_interval={interval!r} "
+                f"and the study's stored grace_period={stored[GRACE_KEY]!r}."
+            )
+    for key, value, label in ((GRACE_KEY, grace, "grace_period"), (RETRY_KEY, max_retry, "max_retry")):
+        if value is None:
+            continue
+        old = stored.get(key)
+        if old is None:
+            store.set_study_attr(sid, "sys", key, value)
+        elif old != value:
+            raise ValueError(
+                f"study {store.study_name(sid)!r} is stored with {label}={old!r}; this worker asked "
+                f"for {label}={value!r}. Every worker must agree: pass {label}={old!r} or leave it unset."
+            )
+
+
+def delete_study(study_name: str, storage: Any) -> None:
+    """Delete a study from a storage."""
+    open_storage(storage).delete_study(study_name)
+
+
+def study_names(storage: Any) -> list[str]:
+    """Names of the studies in a storage."""
+    return open_storage(storage).study_names()
+
