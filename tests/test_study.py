@@ -349,3 +349,12 @@ def test_equal_comparing_choice_lists_keep_their_types() -> None:
            [("a", [1.0]), ("b", [1]), ("c", [True]), ("d", [-0.0]), ("e", [0.0])]]
     assert [(type(v), repr(v)) for v in got] == [(float, "1.0"), (int, "1"), (bool, "True"),
                                                   (float, "-0.0"), (float, "0.0")]
+
+
+def test_enqueued_values_are_visible_before_the_trial_runs():
+    """A WAITING trial shows the values it was enqueued with in its system attributes."""
+    study = hpopt.create_study()
+    study.enqueue_trial({"x": 0.5, "c": "a"})
+    (waiting,) = study.trials
+    assert waiting.state is hpopt.TrialState.WAITING and waiting.params == {}
+    assert waiting.system_attrs["hpopt.enqueued_params"] == {"x": 0.5, "c": "a"}

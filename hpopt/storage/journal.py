@@ -36,6 +36,8 @@ __all__ = [
 #: Study system attributes that every worker reads: the heartbeat grace period (seconds) and how
 #: many times a stale trial is retried.
 GRACE_KEY = "hpopt.grace_period"
+#: System attribute of an enqueued trial: the values it was enqueued with.
+ENQUEUED_KEY = "hpopt.enqueued_params"
 RETRY_KEY = "hpopt.max_retry"
 #: How many times a write is retried after its connection dropped.
 _RETRIES = 8
@@ -375,7 +377,11 @@ class Storage:
                     seen = {**rec.fixed, **rec.params}
                     if all(k in seen and seen[k] == v for k, v in fixed.items()):
                         return [], _none
-            op = {"op": "trial", "s": sid, "state": "WAITING", "t": None, "fixed": fixed, "user": user}
+            op = {
+                "op": "trial", "s": sid, "state": "WAITING", "t": None, "fixed": fixed, "user": user,
+                # visible in FrozenTrial.system_attrs before the objective suggests them
+                "sys": {ENQUEUED_KEY: dict(fixed)},
+            }
             return [op], lambda res: res[0]
 
         return self._transact(build)
