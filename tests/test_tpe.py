@@ -71,6 +71,7 @@ class TestSettings:
             ({"categorical_bandwidth": 0.0}, "categorical_bandwidth"),
             ({"prior_weight": 0.0}, "prior_weight"),
             ({"max_good": 0}, "max_good"),
+            ({"bad_bandwidth": "silverman"}, "bad_bandwidth"),
         ],
     )
     def test_invalid_values_refused(self, kw, word):
@@ -104,6 +105,44 @@ class TestSettings:
         study = hpopt.create_study(sampler=s)
         study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=5)
         assert len(study.trials) == 5
+
+
+class TestRanking:
+    def test_pick_maximizes_ratio_of_the_same_candidates(self, monkeypatch):
+        """The proposal is the candidate with the largest ``log l - log g``, both at that point."""
+        seen = {}
+        real = TPESampler._pick
+
+        def pick(self, box, cand, score, taken, models, rng):
+            seen.update(cand=cand.copy(), score=score.copy(), models=models)
+            return real(self, box, cand, score, taken, models, rng)
+
+        monkeypatch.setattr(TPESampler, "_pick", pick)
+        study = hpopt.create_study(sampler=TPESampler(seed=3, n_startup_trials=5))
+        _tell_x(study, np.random.default_rng(1).random(30))
+        t = study.ask({"x": Float(0.0, 1.0)})
+        lpe, gpe = seen["models"]
+        cand = seen["cand"]
+        np.testing.assert_allclose(seen["score"], lpe.log_pdf(cand) - gpe.log_pdf(cand))
+        assert t.params["x"] == pytest.approx(cand[np.argmax(seen["score"]), 0])
+
+    def test_bad_group_forgets_old_trials(self, monkeypatch):
+        """Beyond 25 bad trials, older ones weigh less (linearly down to 1/n), newest weigh 1."""
+        w = tpe._forget_weights(40)
+        assert w.size == 40 and w[0] == pytest.approx(1 / 40) and np.all(w[-25:] == 1.0)
+        assert np.all(np.diff(w) >= 0)
+        np.testing.assert_array_equal(tpe._forget_weights(10), np.ones(10))
+        study = hpopt.create_study(sampler=TPESampler(seed=0, n_startup_trials=0))
+        _tell_x(study, np.random.default_rng(0).random(60))
+        seen = {}
+        monkeypatch.setattr(
+            TPESampler, "_pick", lambda self, box, cand, score, taken, models, rng: (
+                seen.setdefault("models", models), cand[0])[1]
+        )
+        study.ask({"x": Float(0.0, 1.0)})
+        good, bad = seen["models"]
+        w = np.exp(bad.log_w[:-1])
+        assert bad.n == 54 and w[0] < w[-1] / 10 and good.log_w[0] == good.log_w[-2]
 
 
 class TestSplit:

@@ -12,8 +12,9 @@ or choice) is mapped onto ``[0, 1]``. One column per parameter, of one of four k
 * fixed (a single possible value): ignored by the model.
 
 The estimator is ``p(x) = sum_j w_j k_j(x) + w_0 p_0(x)`` with equal weights on the observations
-and ``p_0`` the uniform prior over the box (Watanabe 2023, "prior" component), which keeps the
-density positive everywhere and sane with one or two observations.
+(or the caller's, e.g. TPE's forgetting of old bad trials) and ``p_0`` the uniform prior over
+the box (Watanabe 2023, "prior" component), which keeps the density positive everywhere and sane
+with one or two observations.
 
 Bandwidth (per column, shared by all kernels): the normal-reference rule in ``d`` dimensions
 (Scott 1992; Silverman 1986), ``sigma = factor * (4 / (d + 2)) ** (1 / (d + 4)) * s *
@@ -22,6 +23,12 @@ prior's (``1 / sqrt(12)``) with one pseudo-observation: ``s**2 = (n * var + 1/12
 It is never zero (identical values, one observation) and clipped to ``[min_bandwidth, 1]``. The
 categorical ``b`` is ``cat_factor * n ** (-1 / (d + 4))``,
 clipped to ``[0, 1]``.
+
+With ``neighbour=True`` the continuous columns instead get one bandwidth per observation, Bergstra
+et al.'s (2011) rule: the larger of its distances to the nearest observations on either side
+along that column (the box edges count), clipped to ``[1 / min(100, n + 1), 1]``. TPE uses it
+for the bad group: ``g`` then rises only close to points already tried, rather than over whole
+regions that many mediocre points happen to cover.
 
 With ``joint=False`` the estimator is a product of independent one-dimensional mixtures (the
 "univariate" TPE of Bergstra et al. 2011) instead of a mixture of product kernels.
@@ -218,6 +225,10 @@ class ParzenEstimator:
         prior_weight: Weight of the prior component relative to one observation (0: none; then
             ``obs`` must not be empty).
         bandwidth: ``(numeric sigmas, categorical b)`` to use instead of the rule's.
+        neighbour: Per-observation bandwidths of continuous columns from neighbour distances
+            (see the module docstring) instead of the shared normal-reference one.
+        weights: ``(n,)`` relative weights of the observations (default: all 1); the prior
+            keeps ``prior_weight``.
 
     Example:
         >>> import numpy as np
@@ -239,6 +250,8 @@ class ParzenEstimator:
         categorical_bandwidth: float = 0.5,
         prior_weight: float = 1.0,
         bandwidth: tuple[np.ndarray, float] | None = None,
+        neighbour: bool = False,
+        weights: np.ndarray | None = None,
     ) -> None:
         self.box = box
         # observations clipped into the current box and moved onto its values
@@ -259,25 +272,36 @@ class ParzenEstimator:
         if bandwidth is not None:  # imposed (numeric sigmas, categorical b)
             self.sigma, self.cat_b = np.asarray(bandwidth[0], dtype=float), float(bandwidth[1])
         w = np.full(n + 1, 1.0)
+        if weights is not None:
+            w[:-1] = weights
         w[-1] = prior_weight
         with np.errstate(divide="ignore"):  # prior_weight 0: no prior component
             self.log_w = np.log(w / w.sum())
+        ncont = box.cont.size
+        # per observation and numeric column: the kernels' bandwidths
+        self.sig_obs = np.broadcast_to(self.sigma, (n, num.size)).copy()
+        self._shared = True  # one bandwidth per column for all observations
+        if neighbour and n and ncont and bandwidth is None:
+            self.sig_obs[:, :ncont] = _neighbour_bandwidths(self.obs[:, box.cont], bandwidth_factor)
+            self._shared = False
         if n:
             mu = self.obs[:, num]
             # log of each kernel's mass inside [0, 1] (truncation normalizer), per observation
             self._log_z = np.log(
-                np.maximum(ndtr((1.0 - mu) / self.sigma) - ndtr(-mu / self.sigma), _TINY)
+                np.maximum(ndtr((1.0 - mu) / self.sig_obs) - ndtr(-mu / self.sig_obs), _TINY)
             )
             k = box.n_values[box.cat]
             self._obs_cat = np.clip(np.floor(self.obs[:, box.cat] * k), 0, k - 1).astype(np.int64)
             # discrete columns: distinct observed values and each observation's one among them
             self._disc_uniq = _distinct_columns(self.obs, box)
-            ncont = box.cont.size
-            self._mu_scaled = self.obs[:, box.cont] / self.sigma[:ncont]
+            # scaled by sqrt(1/2): the kernel's exponent is then minus a plain square
+            self._inv_sig = math.sqrt(0.5) / self.sig_obs[:, :ncont]
+            self._mu_scaled = self.obs[:, box.cont] * self._inv_sig
             self._joint_const = (
                 -self._log_z.sum(axis=1)
-                - np.log(self.sigma[:ncont]).sum()
+                - np.log(self.sig_obs[:, :ncont]).sum(axis=1)
                 - ncont * _LOG_SQRT_2PI
+                + self.log_w[:-1]  # the mixture weights, folded in once
             )
 
     # -- density -----------------------------------------------------------------------------------
@@ -315,9 +339,9 @@ class ParzenEstimator:
         box, out = self.box, []
         ncont = box.cont.size
         for j, c in enumerate(box.cont):
-            sig = self.sigma[j]
+            sig = self.sig_obs[None, :, j]
             z = (u[:, c, None] - self.obs[None, :, c]) / sig
-            out.append(-0.5 * z * z - math.log(sig) - _LOG_SQRT_2PI - self._log_z[None, :, j])
+            out.append(-0.5 * z * z - np.log(sig) - _LOG_SQRT_2PI - self._log_z[None, :, j])
         if box.disc.size:
             a, b = box.cells(u)
             for j in range(box.disc.size):
@@ -329,7 +353,7 @@ class ParzenEstimator:
         return out
 
     def _joint_log_kernels(self, u: np.ndarray) -> np.ndarray:
-        """``(c, n)`` log product-kernel values (multivariate estimator), built in place.
+        """``(c, n)`` weighted log product-kernel values (multivariate estimator), built in place.
 
         Per observation constants (normalizers) are added once; continuous columns add their
         squared scaled distances; discrete and categorical ones gather from small tables of
@@ -339,13 +363,16 @@ class ParzenEstimator:
         total = np.empty((u.shape[0], self.n))
         total[:] = self._joint_const
         if box.cont.size:
-            us = u[:, box.cont] / self.sigma[: box.cont.size]
             buf = np.empty_like(total)
-            for j in range(box.cont.size):
-                np.subtract(us[:, j, None], self._mu_scaled[None, :, j], out=buf)
+            us = u[:, box.cont] * self._inv_sig[0] if self._shared else None
+            for j, c in enumerate(box.cont):
+                if us is not None:
+                    np.subtract(us[:, j, None], self._mu_scaled[None, :, j], out=buf)
+                else:
+                    np.multiply(u[:, c, None], self._inv_sig[None, :, j], out=buf)
+                    buf -= self._mu_scaled[None, :, j]
                 np.multiply(buf, buf, out=buf)
-                buf *= -0.5
-                total += buf
+                total -= buf
         if box.disc.size:
             a, b = box.cells(u)
             for j in range(box.disc.size):
@@ -374,8 +401,7 @@ class ParzenEstimator:
         if self.n == 0:
             return prior.sum(axis=1)
         if self.joint:
-            kern = self._joint_log_kernels(u)
-            kern += self.log_w[None, :-1]
+            kern = self._joint_log_kernels(u)  # weights included
             return np.logaddexp(_logsumexp_rows(kern), prior.sum(axis=1) + self.log_w[-1])
         out = np.zeros(u.shape[0])
         for j, col in enumerate(self._columns(u)):
@@ -401,7 +427,7 @@ class ParzenEstimator:
         if self.num.size:
             c = self.num
             mu = self.obs[rows[:, c], c]
-            sig = self.sigma[None, :]
+            sig = self.sig_obs[rows[:, c], np.arange(c.size)]
             lo, hi = ndtr(-mu / sig), ndtr((1.0 - mu) / sig)
             q = lo + rng.random(mu.shape) * (hi - lo)  # inverse-cdf draw of the truncated normal
             x = np.clip(mu + sig * ndtri(np.clip(q, 1e-300, 1.0 - 1e-16)), 0.0, 1.0)
@@ -451,6 +477,24 @@ class LiarMixture:
         a = self.bad.log_pdf(u) + self.log_w[0]
         b = self.liars.log_pdf(u) + self.log_w[1]
         return np.logaddexp(a, b)
+
+
+def _neighbour_bandwidths(mu: np.ndarray, factor: float) -> np.ndarray:
+    """Per-observation bandwidths from neighbour distances (Bergstra et al. 2011), ``(n, c)``.
+
+    Along each column, an observation's bandwidth is the larger of its distances to the next
+    observation on either side (the box edges 0 and 1 count as neighbours of the outermost
+    ones), times ``factor``, clipped to ``[1 / min(100, n + 1), 1]`` ("magic clipping").
+    """
+    n = mu.shape[0]
+    out = np.empty_like(mu)
+    for j in range(mu.shape[1]):  # loop over columns only
+        col = np.ascontiguousarray(mu[:, j])
+        order = np.argsort(col)
+        gap = np.diff(col[order], prepend=0.0, append=1.0)
+        out[order, j] = np.maximum(gap[:-1], gap[1:])
+    out *= factor
+    return np.clip(out, 1.0 / min(100, n + 1), 1.0)
 
 
 def _logsumexp_rows(x: np.ndarray) -> np.ndarray:

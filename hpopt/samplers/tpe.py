@@ -16,6 +16,13 @@ Choices made here (the papers leave them open):
   rescaled to ``[0, 1]``), so the last front admitted to the good group is cut by crowding. Beyond
   1,000 COMPLETE trials the fronts are sorted among the 1,000 best by rank sum (see
   ``_front_ranks``), to bound time and memory.
+* **The two models differ** (Bergstra et al. 2011, 2013): the good model ``l`` has one
+  normal-reference bandwidth per column from the good trials' spread; the bad model ``g`` has,
+  on continuous columns, one bandwidth per trial from its neighbour distances
+  (``bad_bandwidth="neighbour"``), and its trials are weighted by age ("linear forgetting",
+  ``forget=True``: the 25 newest weigh 1, older ones down to ``1 / n``). A smooth ``g`` would
+  penalize whole regions covered by many mediocre points and keep the search in the first basin
+  it finds; the narrow ``g`` only penalizes the neighbourhood of points already tried.
 * **Groups (conditional spaces).** Parameters are grouped by the set of trials that contain them
   (two parameters share a group when every COMPLETE/PRUNED trial has both or neither). Each group
   is modelled from the trials that have it, with its own good/bad split (``multivariate=True``,
@@ -288,6 +295,14 @@ def _front_ranks(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rank, crowd
 
 
+def _forget_weights(n: int, flat: int = 25) -> np.ndarray:
+    """Linear forgetting (Bergstra et al. 2013): the ``flat`` newest rows weigh 1, older ones
+    ramp down linearly to ``1 / n`` (rows in the order they finished)."""
+    if n <= flat:
+        return np.ones(n)
+    return np.concatenate([np.linspace(1.0 / n, 1.0, n - flat), np.ones(flat)])
+
+
 class TPESampler(Sampler):
     """Tree-structured Parzen Estimator, multivariate by default.
 
@@ -304,6 +319,9 @@ class TPESampler(Sampler):
         categorical_bandwidth: Smoothing of categorical kernels (``0 < b <= 1``).
         prior_weight: Weight of the uniform prior component, in observations (``> 0``).
         constant_liar: Put running trials into the bad group.
+        bad_bandwidth: Bandwidth rule of the bad model's continuous columns: ``"neighbour"``
+            (per trial, from neighbour distances) or ``"scott"`` (the good model's rule).
+        forget: Weigh the bad group's trials by age (the 25 newest 1, older ones less).
 
     Raises:
         TypeError, ValueError: An invalid setting, naming it.
@@ -332,6 +350,8 @@ class TPESampler(Sampler):
         categorical_bandwidth: float = 0.5,
         prior_weight: float = 1.0,
         constant_liar: bool = True,
+        bad_bandwidth: str = "neighbour",
+        forget: bool = True,
     ) -> None:
         self.seed = resolve_seed(seed)
         self.n_startup_trials = _count("n_startup_trials", n_startup_trials, 0)
@@ -349,6 +369,13 @@ class TPESampler(Sampler):
         )
         self.prior_weight = _positive("prior_weight", prior_weight)
         self.constant_liar = bool(constant_liar)
+        if bad_bandwidth not in ("scott", "neighbour"):
+            raise ValueError(
+                "`bad_bandwidth` must be 'scott' or 'neighbour', but got "
+                f"bad_bandwidth={bad_bandwidth!r}."
+            )
+        self.bad_bandwidth = bad_bandwidth
+        self.forget = bool(forget)
         self._lock = threading.Lock()
         self._caches: dict[int, _Cache] = {}
 
@@ -519,7 +546,15 @@ class TPESampler(Sampler):
             prior_weight=self.prior_weight,
         )
         lpe = ParzenEstimator(box, u_obs[good_mask], **kw)  # type: ignore[arg-type]
-        gpe: Any = ParzenEstimator(box, u_obs[~good_mask], **kw)  # type: ignore[arg-type]
+        # bad model: rows in the order they finished (the cache's), older ones forgotten linearly
+        wb = _forget_weights(int(np.count_nonzero(~good_mask))) if self.forget else None
+        gpe: Any = ParzenEstimator(
+            box,
+            u_obs[~good_mask],
+            weights=wb,
+            neighbour=self.bad_bandwidth == "neighbour",
+            **kw,  # type: ignore[arg-type]
+        )
         if self.constant_liar and u_run.shape[0]:
             gpe = LiarMixture(gpe, u_run, lpe)
         cand = lpe.sample(rng, self.n_candidates)
