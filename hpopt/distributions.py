@@ -70,6 +70,25 @@ def _integral(name: str, value: Any) -> int:
     raise TypeError(f"`{name}` must be an integer, but got {value!r} ({type(value).__name__}).")
 
 
+#: Largest number of grid points (and largest integer magnitude) a distribution may have: beyond
+#: 2**53, float64 no longer tells neighbouring values apart.
+MAX_EXACT = 2**53
+
+
+def tidy(v: float) -> float:
+    """``v`` rounded to 15 significant digits: grid values read 0.3, not 0.30000000000000004."""
+    return float(f"{v:.15g}")
+
+
+def tidy_array(v: np.ndarray) -> np.ndarray:
+    """:func:`tidy`, vectorized."""
+    mag = np.abs(v)
+    ok = np.isfinite(v) & (mag > 1e-290)  # tiny and subnormal values are left as they are
+    exp = np.floor(np.log10(np.where(ok, mag, 1.0)))
+    scale = 10.0 ** np.clip(14.0 - exp, -300, 300)
+    return np.where(ok, np.round(v * scale) / scale, v)
+
+
 def _check_order(low: float, high: float) -> None:
     if low > high:
         raise ValueError(f"`low <= high` must hold, but got (low={low!r}, high={high!r}).")
@@ -100,8 +119,6 @@ class Float:
     high: float
     log: bool = False
     step: float | None = None
-    # Decimal places that keep grid values tidy (0.3, not 0.30000000000000004); derived from step.
-    _digits: int = attrs.field(init=False, eq=False, repr=False, default=0)
 
     def __attrs_post_init__(self) -> None:
         low, high = _real("low", self.low), _real("high", self.high)
@@ -116,27 +133,28 @@ class Float:
                 raise ValueError(f"`step > 0` must hold, but got step={step!r}.")
             if log:
                 raise ValueError("`step` and `log=True` cannot be combined; choose one.")
-            k = math.floor((high - low) / step * (1 + _GRID_RTOL) + _GRID_RTOL)
-            new_high = low + k * step
-            tidy = float(f"{new_high:.12g}")  # 0.8999999999999999 -> 0.9
-            if tidy <= high:
-                new_high = tidy
-            if abs(new_high - high) > _GRID_RTOL * max(1.0, abs(high), step):
+            if not (high - low) / step <= MAX_EXACT:
+                raise ValueError(
+                    f"`(high - low) / step <= 2**53` must hold (a finer grid is not representable), "
+                    f"but got (low={low!r}, high={high!r}, step={step!r})."
+                )
+            n_steps = (high - low) / step
+            # off the grid by more than float noise (measured in value units, relative to the bounds)
+            if abs(n_steps - round(n_steps)) * step > 1e-10 * max(abs(low), abs(high), high - low):
+                new_high = low + math.floor(n_steps) * step
+                if tidy(new_high) <= high:
+                    new_high = tidy(new_high)  # 0.8999999999999999 -> 0.9
                 warnings.warn(
                     f"`high - low` is not a multiple of `step` (low={low!r}, high={high!r}, "
                     f"step={step!r}); high is lowered to {new_high!r}.",
                     HpoptWarning,
                     stacklevel=4,
                 )
-                high = new_high
-            else:
-                high = float(high)
+                high = max(new_high, low)
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
         object.__setattr__(self, "log", log)
         object.__setattr__(self, "step", step)
-        if step is not None:
-            object.__setattr__(self, "_digits", max(0, 12 - math.floor(math.log10(step))))
 
     def __repr__(self) -> str:
         extra = ", log=True" if self.log else ""
@@ -176,6 +194,12 @@ class Float:
         v = float(value)
         return math.log(v) if self.log else v
 
+    def _on_grid(self, k: int) -> float:
+        """Grid point ``k``, tidied (0.3, not 0.30000000000000004) when tidying keeps it exact."""
+        v = self.low + k * self.step  # type: ignore[operator]
+        t = tidy(v)
+        return t if abs(t - v) <= 1e-9 * self.step else v  # type: ignore[operator]
+
     def canonical(self, value: Any) -> float:
         """``value`` (already checked with :meth:`contains`) as a plain Python float.
 
@@ -184,7 +208,7 @@ class Float:
         if self.step is None:
             return float(value)
         k = round((float(value) - self.low) / self.step)
-        return min(round(self.low + k * self.step, self._digits), self.high)
+        return min(max(self._on_grid(k), self.low), self.high)
 
     def from_internal(self, x: float) -> float:
         """Snap an internal float back to a valid value (clipped to the range)."""
@@ -192,7 +216,7 @@ class Float:
             v = math.exp(x)
         elif self.step is not None:
             k = round((x - self.low) / self.step)
-            v = round(self.low + k * self.step, self._digits)
+            v = self._on_grid(k)
         else:
             v = float(x)
         return min(max(v, self.low), self.high)
@@ -231,6 +255,11 @@ class Int:
         low, high, step = _integral("low", self.low), _integral("high", self.high), self.step
         step = _integral("step", step)
         _check_order(low, high)
+        if max(abs(low), abs(high)) > MAX_EXACT:
+            raise ValueError(
+                f"`|low|, |high| <= 2**53` must hold (larger integers are not exact as floats), "
+                f"but got (low={low}, high={high})."
+            )
         log = bool(self.log)
         if step <= 0:
             raise ValueError(f"`step > 0` must hold, but got step={step!r}.")

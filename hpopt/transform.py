@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from hpopt.distributions import Categorical, Distribution, Float, Int
+from hpopt.distributions import Categorical, Distribution, Float, Int, tidy_array
 
 __all__ = ["SpaceTransform"]
 
@@ -143,7 +143,9 @@ def _snap(dist: Distribution, x: np.ndarray) -> np.ndarray:
     elif isinstance(dist, Int):
         v = dist.low + np.rint((x - dist.low) / dist.step) * dist.step
     elif dist.step is not None:  # rounded like Float.canonical: 0.3, not 0.30000000000000004
-        v = np.round(dist.low + np.rint((x - dist.low) / dist.step) * dist.step, dist._digits)
+        v = dist.low + np.rint((x - dist.low) / dist.step) * dist.step
+        t = tidy_array(v)  # 0.3, not 0.30000000000000004, where that stays exactly on the grid
+        v = np.where(np.abs(t - v) <= 1e-9 * dist.step, t, v)
     else:
         v = x
     return np.clip(v, dist.low, dist.high)

@@ -59,7 +59,6 @@ Example:
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -70,13 +69,18 @@ from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
 from hpopt.samplers.base import History, Sampler, TrialInfo
 from hpopt.samplers.cma_core import CMA, SEPARABLE_THRESHOLD, default_popsize
-from hpopt.samplers.random import RandomSampler
+from hpopt.samplers.replay import (
+    ReplaySampler,
+    check_fallback,
+    order_key,
+    positive,
+    space_key,
+)
 from hpopt.transform import SpaceTransform
 
 __all__ = ["CmaEsSampler"]
 
 _MIN_POPSIZE = 2  # mu = popsize // 2 must be >= 1
-_MAX_CACHES = 8  # replayed runs kept (one per search space)
 _MATCH_TOL = 1e-9  # unit-box tolerance when recognising a redrawn candidate
 _RESTART_STREAM = 1  # trial_rng stream for a restart's random choices
 _WS_ALPHA = 0.1  # WS-CMA-ES prior width in the unit box (Nomura et al. 2021)
@@ -236,58 +240,7 @@ def _thresholds(dist: Distribution) -> np.ndarray | None:
     return (inner - lo) / (hi - lo)
 
 
-class Intersection:
-    """The parameters every COMPLETE trial has, with equal distributions; updated incrementally."""
-
-    def __init__(self) -> None:
-        self.version = -1
-        self.seen: set[int] = set()
-        self.inter: dict[str, Distribution] | None = None
-
-    def space(self, history: History, lock: threading.Lock) -> dict[str, Distribution] | None:
-        """The intersection (None before any trial completed)."""
-        version = history.version()
-        fin = history.finished()
-        with lock:
-            if version != self.version:
-                for t in fin:
-                    if t.number in self.seen or t.state is not TrialState.COMPLETE:
-                        continue
-                    self.seen.add(t.number)
-                    dists = t.distributions
-                    if self.inter is None:
-                        self.inter = dict(dists)
-                    else:
-                        self.inter = {k: d for k, d in self.inter.items() if dists.get(k) == d}
-                self.version = version
-            return None if self.inter is None else dict(self.inter)
-
-
-def check_fallback(fallback: Any, seed: int) -> Sampler:
-    """The explicit fallback sampler: the given one, or RandomSampler with the same seed."""
-    if fallback is not None and not isinstance(fallback, Sampler):
-        raise TypeError(f"`fallback_sampler` must be an hpopt Sampler or None, but got {fallback!r}.")
-    return fallback or RandomSampler(seed=seed)
-
-
-def positive(name: str, value: Any) -> float:
-    """``value`` as a float, refused unless finite and ``> 0`` (the message names ``name``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise TypeError(f"`{name}` must be a finite real number, but got {value!r}.")
-    if value <= 0:
-        raise ValueError(f"`{name} > 0` must hold, but got {name}={value!r}.")
-    return float(value)
-
-
-def space_key(space: Mapping[str, Distribution]) -> tuple[tuple[str, Distribution], ...]:
-    return tuple(sorted(space.items(), key=lambda kv: kv[0]))
-
-
-def order_key(t: FrozenTrial) -> tuple[float, int]:
-    return (t.finished if t.finished is not None else math.inf, t.number)
-
-
-class CmaEsSampler(Sampler):
+class CmaEsSampler(ReplaySampler):
     """CMA-ES with IPOP/BIPOP restarts, integer margins, joint categoricals and warm start.
 
     Args:
@@ -366,9 +319,7 @@ class CmaEsSampler(Sampler):
         self.warm_start_trials = self._check_warm(warm_start_trials)
         self.fallback_sampler = check_fallback(fallback_sampler, self.seed)
         self._maximize = False
-        self._lock = threading.Lock()
-        self._runs: dict[Any, _Run] = {}
-        self._inter = Intersection()
+        self._init_replay()
 
     @staticmethod
     def _check_warm(trials: Sequence[FrozenTrial] | None) -> list[FrozenTrial] | None:
@@ -395,40 +346,14 @@ class CmaEsSampler(Sampler):
             f"restart={self.restart!r}, separable={self.separable!r})"
         )
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_lock")
-        state["_runs"] = {}
-        state["_inter"] = Intersection()
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-
     # -- history ------------------------------------------------------------------------------------
+    def _new_run(self, space: Mapping[str, Distribution]) -> _Run:
+        return _Run(self, space)
+
     def state(self, history: History, space: Mapping[str, Distribution]) -> _Run:
         """The replayed run for ``space``, brought up to date with the history."""
-        version = history.version()
-        fin = history.finished()
-        key = space_key(space)
-        with self._lock:
-            self._maximize = history.directions[0] == "maximize"
-            run = self._runs.get(key)
-            if run is None or run.s is not self:
-                if len(self._runs) >= _MAX_CACHES:
-                    self._runs.pop(next(iter(self._runs)))
-                run = self._runs[key] = _Run(self, space)
-            if run.version == version:
-                return run
-            new = [t for t in fin if t.number not in run.seen and run.relevant(t)]
-            new.sort(key=order_key)
-            if new and order_key(new[0]) < run.last_key:  # finished "in the past": replay all
-                run = self._runs[key] = _Run(self, space)
-                new = sorted((t for t in fin if run.relevant(t)), key=order_key)
-            run.feed(new)
-            run.version = version
-            return run
+        self._maximize = history.directions[0] == "maximize"
+        return self._replayed(history, space, lambda run, new: run.feed(new))
 
     # -- protocol -----------------------------------------------------------------------------------
     def joint_space(self, history: History) -> dict[str, Distribution]:

@@ -39,7 +39,6 @@ Example:
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -49,13 +48,12 @@ from hpopt.distributions import Categorical, Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
 from hpopt.samplers.base import History, Sampler, TrialInfo
-from hpopt.samplers.cmaes import Intersection, check_fallback, order_key, positive, space_key
+from hpopt.samplers.replay import ReplaySampler, check_fallback, order_key, positive
 from hpopt.transform import SpaceTransform
 
 __all__ = ["DESampler"]
 
 _MIN_POPSIZE = 4  # current-to-pbest/1 needs the target, pbest, r1 and r2 to differ
-_MAX_CACHES = 8
 _MATCH_TOL = 1e-9
 _F_SCALE, _CR_SCALE = 0.1, 0.1  # spreads of the Cauchy F and normal CR draws (SHADE)
 _MAX_F_DRAWS = 32  # Cauchy redraws of a non-positive F before using the memory mean
@@ -178,7 +176,7 @@ def _default_popsize(n_params: int) -> int:
     return int(min(max(5 * n_params, 10), 40))
 
 
-class DESampler(Sampler):
+class DESampler(ReplaySampler):
     """Adaptive differential evolution (SHADE current-to-pbest/1 with archive) for mixed spaces.
 
     Args:
@@ -242,44 +240,18 @@ class DESampler(Sampler):
         self.init_cr = float(init_cr)
         self.fallback_sampler = check_fallback(fallback_sampler, self.seed)
         self._maximize = False
-        self._lock = threading.Lock()
-        self._runs: dict[Any, _Run] = {}
-        self._inter = Intersection()
+        self._init_replay()
 
     def __repr__(self) -> str:
         return f"DESampler(seed={self.seed}, popsize={self.popsize}, p_best={self.p_best})"
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_lock")
-        state["_runs"], state["_inter"] = {}, Intersection()
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+    def _new_run(self, space: Mapping[str, Distribution]) -> _Run:
+        return _Run(self, space)
 
     def state(self, history: History, space: Mapping[str, Distribution]) -> _Run:
         """The replayed population for ``space``, brought up to date with the history."""
-        version = history.version()
-        fin = history.finished()
-        key = space_key(space)
-        with self._lock:
-            self._maximize = history.directions[0] == "maximize"
-            run = self._runs.get(key)
-            if run is None:
-                if len(self._runs) >= _MAX_CACHES:
-                    self._runs.pop(next(iter(self._runs)))
-                run = self._runs[key] = _Run(self, space)
-            if run.version == version:
-                return run
-            new = sorted((t for t in fin if t.number not in run.seen and run.relevant(t)), key=order_key)
-            if new and order_key(new[0]) < run.last_key:  # finished "in the past": replay all
-                run = self._runs[key] = _Run(self, space)
-                new = sorted((t for t in fin if run.relevant(t)), key=order_key)
-            run.feed(new)
-            run.version = version
-            return run
+        self._maximize = history.directions[0] == "maximize"
+        return self._replayed(history, space, lambda run, new: run.feed(new))
 
     def joint_space(self, history: History) -> dict[str, Distribution]:
         """Parameters of every COMPLETE trial, with equal distributions."""

@@ -32,7 +32,6 @@ Example:
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -42,13 +41,12 @@ from hpopt.distributions import Categorical, Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
 from hpopt.samplers.base import History, Sampler, TrialInfo
-from hpopt.samplers.cmaes import Intersection, check_fallback, order_key, positive, space_key
+from hpopt.samplers.replay import ReplaySampler, check_fallback, order_key, positive
 from hpopt.transform import SpaceTransform
 
 __all__ = ["NSGAIISampler", "nondominated_ranks", "crowding_distance"]
 
 _MIN_POPSIZE = 2
-_MAX_CACHES = 8
 
 
 def _dominates(f: np.ndarray, cv: np.ndarray) -> np.ndarray:
@@ -195,7 +193,7 @@ def _polynomial_mutation(x: np.ndarray, pm: float, eta: float, rng: np.random.Ge
     return np.clip(np.where(hit, x + np.where(u < 0.5, lo, hi), x), 0.0, 1.0)
 
 
-class NSGAIISampler(Sampler):
+class NSGAIISampler(ReplaySampler):
     """NSGA-II with constrained domination, SBX/polynomial mutation and categorical operators.
 
     Args:
@@ -255,22 +253,10 @@ class NSGAIISampler(Sampler):
             raise TypeError(f"`constraints_func` must be callable or None, but got {constraints_func!r}.")
         self.constraints_func = constraints_func
         self.fallback_sampler = check_fallback(fallback_sampler, self.seed)
-        self._lock = threading.Lock()
-        self._runs: dict[Any, _Run] = {}
-        self._inter = Intersection()
+        self._init_replay()
 
     def __repr__(self) -> str:
         return f"NSGAIISampler(seed={self.seed}, popsize={self.popsize})"
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_lock")
-        state["_runs"], state["_inter"] = {}, Intersection()
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     def violation(self, trial: FrozenTrial) -> float:
         """Total constraint violation of ``trial`` (0 when feasible or unconstrained)."""
@@ -284,27 +270,13 @@ class NSGAIISampler(Sampler):
             )
         return float(np.maximum(values, 0.0).sum())
 
+    def _new_run(self, space: Mapping[str, Distribution]) -> _Run:
+        return _Run(self, space)
+
     def state(self, history: History, space: Mapping[str, Distribution]) -> _Run:
         """The replayed population for ``space``, brought up to date with the history."""
-        version = history.version()
-        fin = history.finished()
         signs = np.array([-1.0 if d == "maximize" else 1.0 for d in history.directions])
-        key = space_key(space)
-        with self._lock:
-            run = self._runs.get(key)
-            if run is None:
-                if len(self._runs) >= _MAX_CACHES:
-                    self._runs.pop(next(iter(self._runs)))
-                run = self._runs[key] = _Run(self, space)
-            if run.version == version:
-                return run
-            new = sorted((t for t in fin if t.number not in run.seen and run.relevant(t)), key=order_key)
-            if new and order_key(new[0]) < run.last_key:  # finished "in the past": replay all
-                run = self._runs[key] = _Run(self, space)
-                new = sorted((t for t in fin if run.relevant(t)), key=order_key)
-            run.feed(new, signs)
-            run.version = version
-            return run
+        return self._replayed(history, space, lambda run, new: run.feed(new, signs))
 
     def joint_space(self, history: History) -> dict[str, Distribution]:
         """Parameters of every COMPLETE trial, with equal distributions."""

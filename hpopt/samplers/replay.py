@@ -1,0 +1,129 @@
+"""What the population-based samplers (CMA-ES, DE, NSGA-II) share: state replayed from storage.
+
+Such a sampler keeps no state that a fresh process could not rebuild: its population (or search
+distribution) is *replayed* from the finished trials, in the order they finished, and cached per
+search space. :class:`ReplaySampler` holds that cache — advanced incrementally over new trials,
+rebuilt from scratch when a trial turns up that finished before the ones already replayed — and
+the helpers the three samplers use for their settings and define-by-run joint space.
+
+A subclass provides ``_new_run(space)``, returning an object with ``seen`` (numbers replayed),
+``version``, ``last_key``, ``relevant(trial)`` and ``feed(trials, ...)``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from hpopt.distributions import Distribution
+from hpopt.records import FrozenTrial, TrialState
+from hpopt.samplers.base import History, Sampler
+from hpopt.samplers.random import RandomSampler
+
+__all__ = [
+    "ReplaySampler", "Intersection", "check_fallback", "positive", "space_key", "order_key",
+]
+
+#: Replayed runs kept per sampler (one per search space); the oldest is dropped beyond this.
+MAX_CACHES = 8
+
+
+class Intersection:
+    """The parameters every COMPLETE trial has, with equal distributions; updated incrementally."""
+
+    def __init__(self) -> None:
+        self.version = -1
+        self.seen: set[int] = set()
+        self.inter: dict[str, Distribution] | None = None
+
+    def space(self, history: History, lock: threading.Lock) -> dict[str, Distribution] | None:
+        """The intersection (None before any trial completed)."""
+        version = history.version()
+        fin = history.finished()
+        with lock:
+            if version != self.version:
+                for t in fin:
+                    if t.number in self.seen or t.state is not TrialState.COMPLETE:
+                        continue
+                    self.seen.add(t.number)
+                    dists = t.distributions
+                    if self.inter is None:
+                        self.inter = dict(dists)
+                    else:
+                        self.inter = {k: d for k, d in self.inter.items() if dists.get(k) == d}
+                self.version = version
+            return None if self.inter is None else dict(self.inter)
+
+
+def check_fallback(fallback: Any, seed: int) -> Sampler:
+    """The explicit fallback sampler: the given one, or RandomSampler with the same seed."""
+    if fallback is not None and not isinstance(fallback, Sampler):
+        raise TypeError(f"`fallback_sampler` must be an hpopt Sampler or None, but got {fallback!r}.")
+    return fallback or RandomSampler(seed=seed)
+
+
+def positive(name: str, value: Any) -> float:
+    """``value`` as a float, refused unless finite and ``> 0`` (the message names ``name``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TypeError(f"`{name}` must be a finite real number, but got {value!r}.")
+    if value <= 0:
+        raise ValueError(f"`{name} > 0` must hold, but got {name}={value!r}.")
+    return float(value)
+
+
+def space_key(space: Mapping[str, Distribution]) -> tuple[tuple[str, Distribution], ...]:
+    return tuple(sorted(space.items(), key=lambda kv: kv[0]))
+
+
+def order_key(t: FrozenTrial) -> tuple[float, int]:
+    return (t.finished if t.finished is not None else math.inf, t.number)
+
+
+class ReplaySampler(Sampler):
+    """Base of samplers whose state is replayed from the finished trials (see the module doc)."""
+
+    def _init_replay(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[Any, Any] = {}
+        self._inter = Intersection()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_lock")
+        state["_runs"], state["_inter"] = {}, Intersection()  # rebuilt from the history
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _new_run(self, space: Mapping[str, Distribution]) -> Any:
+        raise NotImplementedError
+
+    def _replayed(
+        self,
+        history: History,
+        space: Mapping[str, Distribution],
+        feed: Callable[[Any, list[FrozenTrial]], None],
+    ) -> Any:
+        """The run for ``space``, brought up to date with the history (``feed(run, new_trials)``)."""
+        version = history.version()
+        fin = history.finished()
+        key = space_key(space)
+        with self._lock:
+            run = self._runs.get(key)
+            if run is None:
+                if len(self._runs) >= MAX_CACHES:
+                    self._runs.pop(next(iter(self._runs)))
+                run = self._runs[key] = self._new_run(space)
+            if run.version == version:
+                return run
+            new = sorted((t for t in fin if t.number not in run.seen and run.relevant(t)), key=order_key)
+            if new and order_key(new[0]) < run.last_key:  # finished "in the past": replay all
+                run = self._runs[key] = self._new_run(space)
+                new = sorted((t for t in fin if run.relevant(t)), key=order_key)
+            feed(run, new)
+            run.version = version
+            return run
