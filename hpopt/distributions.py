@@ -142,8 +142,9 @@ class Float:
             # off the grid by more than float noise (measured in value units, relative to the bounds)
             if abs(n_steps - round(n_steps)) * step > 1e-10 * max(abs(low), abs(high), high - low):
                 new_high = low + math.floor(n_steps) * step
-                if tidy(new_high) <= high:
-                    new_high = tidy(new_high)  # 0.8999999999999999 -> 0.9
+                tidied = tidy(new_high)  # 0.8999999999999999 -> 0.9, where it stays on the grid
+                if tidied <= high and abs(tidied - new_high) <= 1e-9 * step:
+                    new_high = tidied
                 warnings.warn(
                     f"`high - low` is not a multiple of `step` (low={low!r}, high={high!r}, "
                     f"step={step!r}); high is lowered to {new_high!r}.",

@@ -207,3 +207,37 @@ def test_check_compatible() -> None:
                      (Categorical(["a"]), Categorical(["a", "b"]))]:
         with pytest.raises(ValueError, match="'x'"):
             check_compatible("x", old, new)
+
+
+class TestGridEdges:
+    """Step grids at the limits of float64 (cases hypothesis found)."""
+
+    def test_step_larger_than_the_range_lowers_high_to_low(self):
+        """A step wider than the range leaves the single value `low`, with a warning."""
+        with pytest.warns(hpopt.HpoptWarning):
+            dist = hpopt.Float(0.5, 1.0, step=1e12)
+        assert (dist.low, dist.high) == (0.5, 0.5) and dist.canonical(0.5) == 0.5
+
+    @pytest.mark.parametrize("args", [(0.0, 1.0, 1e-300), (0.0, 1e300, 1e-3)])
+    def test_grids_finer_than_2_53_points_are_refused(self, args):
+        """More than 2**53 grid points cannot be told apart: ValueError naming the rule."""
+        with pytest.raises(ValueError, match=r"2\*\*53"):
+            hpopt.Float(args[0], args[1], step=args[2])
+
+    def test_integers_beyond_2_53_are_refused(self):
+        """Int bounds beyond 2**53 are not exact as floats: ValueError naming the rule."""
+        with pytest.raises(ValueError, match=r"2\*\*53"):
+            hpopt.Int(0, 2**60)
+
+    def test_fine_steps_stay_exactly_on_the_grid(self):
+        """Tidying never moves a value off a grid whose step has many significant digits."""
+        dist = hpopt.Float(0.0, 106.0, step=1.192092896e-07)
+        tf = hpopt.SpaceTransform({"p": dist})
+        for u in np.linspace(0, 1, 101):
+            value = tf.decode(np.array([u]))["p"]
+            assert dist.contains(value) and dist.contains(dist.from_internal(value))
+
+    def test_tidy_grid_values(self):
+        """Grid values read 0.3, not 0.30000000000000004."""
+        dist = hpopt.Float(0.0, 1.0, step=0.1)
+        assert dist.from_internal(0.31) == 0.3 and dist.canonical(0.30000000000000004) == 0.3
