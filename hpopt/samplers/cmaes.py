@@ -67,7 +67,7 @@ import numpy as np
 from hpopt.distributions import Categorical, Distribution, Float, Int
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
-from hpopt.samplers.base import History, Sampler, TrialInfo
+from hpopt.samplers.base import History, Sampler
 from hpopt.samplers.cma_core import CMA, SEPARABLE_THRESHOLD, default_popsize
 from hpopt.samplers.replay import (
     ReplaySampler,
@@ -347,6 +347,9 @@ class CmaEsSampler(ReplaySampler):
         )
 
     # -- history ------------------------------------------------------------------------------------
+    def _propose(self, run: _Run, number: int) -> tuple[np.ndarray, np.ndarray]:
+        return run.cma.sample(trial_rng(self.seed, number))
+
     def _new_run(self, space: Mapping[str, Distribution]) -> _Run:
         return _Run(self, space)
 
@@ -363,20 +366,3 @@ class CmaEsSampler(ReplaySampler):
             warm = self.warm_start_trials
             return dict(warm[0].distributions) if warm else {}
         return inter
-
-    def sample_joint(
-        self, history: History, trial: TrialInfo, space: Mapping[str, Distribution]
-    ) -> dict[str, Any]:
-        if not space:
-            return {}
-        run = self.state(history, space)
-        with self._lock:
-            x, cats = run.cma.sample(trial_rng(self.seed, trial.number))
-        out = run.tf.decode(x) if run.num_names else {}
-        for name, c in zip(run.cat_names, cats.tolist()):
-            out[name] = space[name].choices[c]  # type: ignore[union-attr]
-        return out
-
-    def sample(self, history: History, trial: TrialInfo, name: str, distribution: Distribution) -> Any:
-        """A parameter outside the joint space: drawn by ``fallback_sampler``."""
-        return self.fallback_sampler.sample(history, trial, name, distribution)

@@ -40,14 +40,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
 from hpopt.distributions import Categorical, Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
-from hpopt.samplers.base import History, Sampler, TrialInfo
+from hpopt.samplers.base import History, Sampler
 from hpopt.samplers.replay import ReplaySampler, check_fallback, order_key, positive
 from hpopt.transform import SpaceTransform
 
@@ -245,6 +244,10 @@ class DESampler(ReplaySampler):
     def __repr__(self) -> str:
         return f"DESampler(seed={self.seed}, popsize={self.popsize}, p_best={self.p_best})"
 
+    def _propose(self, run: _Run, number: int) -> tuple[np.ndarray, np.ndarray]:
+        x, cats, _, _ = run.propose(number)
+        return x, cats
+
     def _new_run(self, space: Mapping[str, Distribution]) -> _Run:
         return _Run(self, space)
 
@@ -252,24 +255,3 @@ class DESampler(ReplaySampler):
         """The replayed population for ``space``, brought up to date with the history."""
         self._maximize = history.directions[0] == "maximize"
         return self._replayed(history, space, lambda run, new: run.feed(new))
-
-    def joint_space(self, history: History) -> dict[str, Distribution]:
-        """Parameters of every COMPLETE trial, with equal distributions."""
-        return self._inter.space(history, self._lock) or {}
-
-    def sample_joint(
-        self, history: History, trial: TrialInfo, space: Mapping[str, Distribution]
-    ) -> dict[str, Any]:
-        if not space:
-            return {}
-        run = self.state(history, space)
-        with self._lock:
-            x, cats, _, _ = run.propose(trial.number)
-        out = run.tf.decode(x) if run.num_names else {}
-        for name, c in zip(run.cat_names, cats.tolist()):
-            out[name] = space[name].choices[c]  # type: ignore[union-attr]
-        return out
-
-    def sample(self, history: History, trial: TrialInfo, name: str, distribution: Distribution) -> Any:
-        """A parameter outside the joint space: drawn by ``fallback_sampler``."""
-        return self.fallback_sampler.sample(history, trial, name, distribution)

@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
 from hpopt.distributions import Categorical, Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
-from hpopt.samplers.base import History, Sampler, TrialInfo
+from hpopt.samplers.base import History, Sampler
 from hpopt.samplers.replay import ReplaySampler, check_fallback, order_key, positive
 from hpopt.transform import SpaceTransform
 
@@ -270,6 +269,9 @@ class NSGAIISampler(ReplaySampler):
             )
         return float(np.maximum(values, 0.0).sum())
 
+    def _propose(self, run: _Run, number: int) -> tuple[np.ndarray, np.ndarray]:
+        return run.propose(number)
+
     def _new_run(self, space: Mapping[str, Distribution]) -> _Run:
         return _Run(self, space)
 
@@ -277,24 +279,3 @@ class NSGAIISampler(ReplaySampler):
         """The replayed population for ``space``, brought up to date with the history."""
         signs = np.array([-1.0 if d == "maximize" else 1.0 for d in history.directions])
         return self._replayed(history, space, lambda run, new: run.feed(new, signs))
-
-    def joint_space(self, history: History) -> dict[str, Distribution]:
-        """Parameters of every COMPLETE trial, with equal distributions."""
-        return self._inter.space(history, self._lock) or {}
-
-    def sample_joint(
-        self, history: History, trial: TrialInfo, space: Mapping[str, Distribution]
-    ) -> dict[str, Any]:
-        if not space:
-            return {}
-        run = self.state(history, space)
-        with self._lock:
-            x, cats = run.propose(trial.number)
-        out = run.tf.decode(x) if run.num_names else {}
-        for name, c in zip(run.cat_names, cats.tolist()):
-            out[name] = space[name].choices[c]  # type: ignore[union-attr]
-        return out
-
-    def sample(self, history: History, trial: TrialInfo, name: str, distribution: Distribution) -> Any:
-        """A parameter outside the joint space: drawn by ``fallback_sampler``."""
-        return self.fallback_sampler.sample(history, trial, name, distribution)

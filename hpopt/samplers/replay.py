@@ -17,9 +17,11 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 from hpopt.distributions import Distribution
 from hpopt.records import FrozenTrial, TrialState
-from hpopt.samplers.base import History, Sampler
+from hpopt.samplers.base import History, Sampler, TrialInfo
 from hpopt.samplers.random import RandomSampler
 
 __all__ = [
@@ -101,6 +103,35 @@ class ReplaySampler(Sampler):
 
     def _new_run(self, space: Mapping[str, Distribution]) -> Any:
         raise NotImplementedError
+
+    def _propose(self, run: Any, number: int) -> tuple[np.ndarray, np.ndarray]:
+        """Trial ``number``'s point: unit-box numeric coordinates and categorical indices."""
+        raise NotImplementedError
+
+    def state(self, history: History, space: Mapping[str, Distribution]) -> Any:
+        """The replayed run for ``space``, brought up to date with the history."""
+        raise NotImplementedError
+
+    def joint_space(self, history: History) -> dict[str, Distribution]:
+        """Parameters of every COMPLETE trial, with equal distributions."""
+        return self._inter.space(history, self._lock) or {}
+
+    def sample_joint(
+        self, history: History, trial: TrialInfo, space: Mapping[str, Distribution]
+    ) -> dict[str, Any]:
+        if not space:
+            return {}
+        run = self.state(history, space)
+        with self._lock:
+            x, cats = self._propose(run, trial.number)
+        out = run.tf.decode(x) if run.num_names else {}
+        for name, c in zip(run.cat_names, cats.tolist()):
+            out[name] = space[name].choices[c]
+        return out
+
+    def sample(self, history: History, trial: TrialInfo, name: str, distribution: Distribution) -> Any:
+        """A parameter outside the joint space: drawn by ``fallback_sampler``."""
+        return self.fallback_sampler.sample(history, trial, name, distribution)
 
     def _replayed(
         self,
