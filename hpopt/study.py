@@ -40,6 +40,7 @@ __all__ = ["Study", "pareto_front_mask"]
 _log = logging.getLogger("hpopt")
 PLAN_KEY = "hpopt.plan"
 FAIL_REASON = "fail_reason"
+GRADIENT_KEY = "gradient"
 
 
 class Study:
@@ -170,6 +171,7 @@ class Study:
         *,
         state: TrialState | str | None = None,
         skip_if_finished: bool = False,
+        gradient: Mapping[str, float] | None = None,
     ) -> FrozenTrial:
         """Finish a trial with its objective value(s) and return its record.
 
@@ -179,10 +181,16 @@ class Study:
             state: ``"complete"`` (default), ``"pruned"`` (values default to the last report) or
                 ``"fail"`` (no values).
             skip_if_finished: Return the record of an already finished trial instead of raising.
+            gradient: For a COMPLETE trial of a single-objective study, ``{name: d value / d param}``
+                for some of the trial's float parameters, in the parameter's own units (not log
+                units). Stored in the trial's system attributes under ``"gradient"``; the
+                ``gradient`` sampler uses it.
 
         Raises:
             TypeError: A value that is not a real number (bool, str, None, complex, ...).
-            ValueError: The wrong number of values, an unknown trial, a trial of another study.
+            ValueError: The wrong number of values, an unknown trial, a trial of another study, a
+                gradient that names a parameter the trial has not or that is not a float, or has
+                a non-finite entry (the trial is left unchanged).
             TrialFinishedError: The trial finished with another outcome already (the identical
                 outcome again is a no-op, so a retry after a lost connection is safe).
         """
@@ -191,19 +199,50 @@ class Study:
         if not st.is_finished():
             raise ValueError(f"`state` must be complete, pruned or fail, but got {st.name}.")
         reason = None
+        grad = None
+        if gradient is not None:
+            if st is not TrialState.COMPLETE:
+                raise ValueError(f"`gradient` is only taken with a COMPLETE trial, not a {st.name} one.")
+            grad = self._gradient(number, live, gradient)
         if st is TrialState.COMPLETE:
             vals = self._values(values)
             if any(math.isnan(v) for v in vals):
                 reason = f"objective value is NaN ({list(vals)})"
                 warnings.warn(f"trial {number} failed: {reason}.", FailedTrialWarning, stacklevel=2)
-                st, vals = TrialState.FAIL, None
+                st, vals, grad = TrialState.FAIL, None, None
         elif st is TrialState.PRUNED:
             vals = self._values(values) if values is not None else self._last_report(number, live)
         else:
             if values is not None:
                 raise ValueError(f"`values` must be None for a FAIL trial, but got {values!r}.")
             vals = None
-        return self._finish(number, live, st, vals, reason, skip_if_finished)
+        return self._finish(number, live, st, vals, reason, skip_if_finished, grad)
+
+    def _gradient(self, number: int, live: Trial | None, gradient: Any) -> dict[str, float]:
+        if len(self._history.directions) != 1:
+            raise ValueError("`gradient` is only taken in a single-objective study.")
+        if not isinstance(gradient, Mapping):
+            raise TypeError(f"`gradient` must be a mapping {{name: float}}, but got {gradient!r}.")
+        dists = live.distributions if live is not None else dict(
+            self._storage.trial(self._sid, number).distributions
+        )
+        out: dict[str, float] = {}
+        for name, g in gradient.items():
+            if name not in dists:
+                raise ValueError(
+                    f"`gradient` names {name!r}, which trial {number} has not suggested; its "
+                    f"parameters are {sorted(dists)}."
+                )
+            if not isinstance(dists[name], Float):
+                raise ValueError(
+                    f"`gradient` names {name!r}, but only float parameters have a gradient "
+                    f"({name!r} is {dists[name]!r})."
+                )
+            v = real_value(f"`gradient[{name!r}]`", g)
+            if not math.isfinite(v):
+                raise ValueError(f"`gradient[{name!r}]` must be finite, but got {v!r}.")
+            out[name] = v
+        return out
 
     def _finish(
         self,
@@ -213,12 +252,18 @@ class Study:
         values: tuple[float, ...] | None,
         reason: str | None,
         skip_if_finished: bool,
+        gradient: dict[str, float] | None = None,
     ) -> FrozenTrial:
         payload = live._take_payload() if live is not None and not live._finished else {}
+        sys: dict[str, Any] = {}
+        if reason:
+            sys[FAIL_REASON] = reason
+        if gradient:
+            sys[GRADIENT_KEY] = gradient
         try:
             ft = self._storage.finish(
                 self._sid, number, state, values,
-                sys={FAIL_REASON: reason} if reason else None,
+                sys=sys or None,
                 skip_if_finished=skip_if_finished,
                 **payload,
             )
