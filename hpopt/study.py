@@ -141,18 +141,19 @@ class Study:
 
         def plan(number: int, fixed: Mapping[str, Any]) -> tuple[dict, dict, dict]:
             info = TrialInfo(number, {}, {}, fixed)
+            notes = _notes(sampler, history, info)
             if space is not None:
                 todo = {n: d for n, d in space.items() if n not in fixed}
                 values = sampler.sample_joint(history, info, todo) if todo else {}
                 params = {n: _planned_value(sampler, n, d, fixed, values) for n, d in space.items()}
-                return params, dict(space), {}
+                return params, dict(space), notes
             joint = sampler.joint_space(history)
             todo = {n: d for n, d in joint.items() if n not in fixed}
             if not todo:
-                return {}, {}, {}
+                return {}, {}, notes
             values = sampler.sample_joint(history, info, todo)
             planned.update({n: _planned_value(sampler, n, d, {}, values) for n, d in todo.items()})
-            return {}, {}, {PLAN_KEY: dict(planned)}
+            return {}, {}, {**notes, PLAN_KEY: dict(planned)}
 
         if self._storage._study(self._sid).sys.get(GRACE_KEY):
             self._storage.reap(self._sid)
@@ -594,6 +595,24 @@ class _Budget:
                 return False
             self._left -= 1
             return True
+
+
+def _notes(sampler: Sampler, history: History, info: TrialInfo) -> dict[str, Any]:
+    """The sampler's :meth:`~hpopt.Sampler.annotate` notes, checked to be storable."""
+    notes = sampler.annotate(history, info)
+    if not notes:
+        return {}
+    if not isinstance(notes, Mapping):
+        raise SamplerError(f"{type(sampler).__name__}.annotate must return a mapping, not {notes!r}.")
+    out = {}
+    for key, value in notes.items():
+        try:
+            out[check_name("system attribute key", key)] = json_value("system attribute", key, value)
+        except (TypeError, ValueError) as exc:
+            raise SamplerError(f"{type(sampler).__name__}.annotate returned a bad note: {exc}") from exc
+    if PLAN_KEY in out:
+        raise SamplerError(f"{type(sampler).__name__}.annotate may not set {PLAN_KEY!r}.")
+    return out
 
 
 def _planned_value(

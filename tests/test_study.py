@@ -358,3 +358,26 @@ def test_enqueued_values_are_visible_before_the_trial_runs():
     (waiting,) = study.trials
     assert waiting.state is hpopt.TrialState.WAITING and waiting.params == {}
     assert waiting.system_attrs["hpopt.enqueued_params"] == {"x": 0.5, "c": "a"}
+
+
+def test_sampler_annotate_notes_are_written_with_the_trial() -> None:
+    class Noting(hpopt.RandomSampler):
+        def annotate(self, history, trial):  # type: ignore[no-untyped-def]
+            return {"why": f"trial {trial.number}", "n_done": len(history.trials())}
+
+    study = hpopt.create_study(sampler=Noting(seed=0))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    assert [t.system_attrs for t in study.trials] == [
+        {"why": "trial 0", "n_done": 0}, {"why": "trial 1", "n_done": 1}
+    ]
+
+
+def test_sampler_annotate_with_unstorable_note_writes_nothing() -> None:
+    class Bad(hpopt.RandomSampler):
+        def annotate(self, history, trial):  # type: ignore[no-untyped-def]
+            return {"why": object()}
+
+    study = hpopt.create_study(sampler=Bad(seed=0))
+    with pytest.raises(hpopt.SamplerError, match="why"):
+        study.ask()
+    assert study.trials == []

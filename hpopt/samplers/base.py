@@ -132,6 +132,14 @@ class Sampler:
         """Return values for all of ``space`` at once (default: :meth:`sample` per parameter)."""
         return {name: self.sample(history, trial, name, dist) for name, dist in space.items()}
 
+    def annotate(self, history: History, trial: TrialInfo) -> Mapping[str, Any]:
+        """Notes to record in the new trial's system attributes at ``ask`` (default: none).
+
+        Called once per trial before any sampling, inside the same write as the trial itself; the
+        values must be JSON-serializable. The ``auto`` sampler records its choice this way.
+        """
+        return {}
+
     def is_exhausted(self, history: History) -> bool:
         """True when the sampler has nothing new to propose (``optimize`` then stops)."""
         return False
