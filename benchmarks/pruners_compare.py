@@ -197,7 +197,13 @@ _MAKERS: dict[str, Callable[[np.ndarray, np.random.Generator, int], np.ndarray]]
 
 # -- pruners ------
 def hpopt_pruners() -> dict[str, Callable[[int], Any]]:
-    from hpopt.pruners import HyperbandPruner, MedianPruner, NopPruner, SuccessiveHalvingPruner
+    from hpopt.pruners import (
+        ForecastPruner,
+        HyperbandPruner,
+        MedianPruner,
+        NopPruner,
+        SuccessiveHalvingPruner,
+    )
 
     return {
         "none": lambda r: NopPruner(),
@@ -206,6 +212,7 @@ def hpopt_pruners() -> dict[str, Callable[[int], Any]]:
         "hpopt-hyperband": lambda r: HyperbandPruner(
             min_resource=1, max_resource=r, reduction_factor=3
         ),
+        "hpopt-forecast": lambda r: ForecastPruner(min_resource=1, reduction_factor=3),
     }
 
 
@@ -317,6 +324,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="same-steps regime: total steps, in full trials of the problem")
     ap.add_argument("--problems", nargs="*", default=list(PROBLEMS))
     ap.add_argument("--out", default=None)
+    ap.add_argument("--pruners", nargs="*", default=None, help="only these (names as in the tables)")
     ap.add_argument(
         "--sensitivity",
         action="store_true",
@@ -328,6 +336,8 @@ def main(argv: list[str] | None = None) -> None:
     pruners = {**hpopt_pruners(), **optuna_pruners()}
     if args.sensitivity:
         pruners = {"none": pruners["none"], **sensitivity_pruners()}
+    if args.pruners:
+        pruners = {n: m for n, m in pruners.items() if n in args.pruners}
     results: list[dict[str, Any]] = []
     t0 = time.time()
     for problem in args.problems:

@@ -38,6 +38,7 @@ from hpopt.plugins import (  # noqa: E402  (plugins read __version__)
     make_sampler,
 )
 from hpopt.pruners import (  # noqa: E402
+    ForecastPruner,
     HyperbandPruner,
     MedianPruner,
     NopPruner,
@@ -75,7 +76,7 @@ __all__ = [
     "Sampler", "History", "TrialInfo", "RandomSampler", "GridSampler", "TPESampler", "CmaEsSampler",
     "DESampler", "NSGAIISampler", "Pruner", "NopPruner",
     "MedianPruner", "PercentilePruner", "SuccessiveHalvingPruner", "HyperbandPruner",
-    "ThresholdPruner", "PatientPruner",
+    "ThresholdPruner", "PatientPruner", "ForecastPruner",
     "SpaceTransform", "hookimpl", "make_sampler", "make_pruner", "available_samplers",
     "available_pruners", "available_problems", "Provider",
     # storage

@@ -28,6 +28,7 @@ def hpopt_samplers() -> dict[str, Callable[..., Any]]:
 @hookimpl
 def hpopt_pruners() -> dict[str, Callable[..., Any]]:
     from hpopt.pruners import (
+        ForecastPruner,
         HyperbandPruner,
         MedianPruner,
         NopPruner,
@@ -45,6 +46,7 @@ def hpopt_pruners() -> dict[str, Callable[..., Any]]:
         "hyperband": HyperbandPruner,
         "threshold": ThresholdPruner,
         "patient": PatientPruner,
+        "forecast": ForecastPruner,
     }
 
 

@@ -40,6 +40,11 @@ INVALID: dict[str, list[dict[str, Any]]] = {
         {"lower": 2.0, "upper": 1.0}, {"lower": float("nan")}, {"upper": "x"},
         {"n_warmup_steps": -1}, {"interval_steps": 0},
     ],
+    "forecast": [
+        {"n_startup_trials": 3}, {"top": 0.0}, {"top": 1.0}, {"ratio": 1.0}, {"ratio": -0.1},
+        {"confidence": 0.4}, {"confidence": 1.0}, {"min_resource": 0}, {"reduction_factor": 1},
+        {"top": "0.1"},
+    ],
     "patient": [
         {"patience": -1}, {"min_delta": -0.5}, {"wrapped": 3}, {"wrapped": "no-such-pruner"},
     ],
