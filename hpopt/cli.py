@@ -19,7 +19,7 @@ __all__ = ["main", "COMMANDS"]
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 COMMANDS: dict[str, Command] = {}
 #: Modules imported by the ``hpopt`` command to register more sub-commands.
-_SUBCOMMAND_MODULES = ("hpopt.benchmark.cli",)
+_SUBCOMMAND_MODULES = ("hpopt.benchmark.cli", "hpopt.cli_study")
 
 
 def command(
