@@ -49,6 +49,7 @@ from hpopt.pruners import (  # noqa: E402
     ThresholdPruner,
 )
 from hpopt.records import FrozenTrial, TrialState  # noqa: E402
+from hpopt.refine import RefinedSpace, refined_space, warm_start  # noqa: E402
 from hpopt.samplers import (  # noqa: E402
     CmaEsSampler,
     DESampler,
@@ -71,7 +72,7 @@ __all__ = [
     "Float", "Int", "Categorical", "Distribution", "distribution_from_json",
     # study and trials
     "create_study", "load_study", "delete_study", "study_names", "Study", "Trial", "FrozenTrial",
-    "TrialState",
+    "TrialState", "RefinedSpace", "refined_space", "warm_start",
     # samplers, pruners, plugins
     "Sampler", "History", "TrialInfo", "RandomSampler", "GridSampler", "TPESampler", "CmaEsSampler",
     "DESampler", "NSGAIISampler", "Pruner", "NopPruner",

@@ -16,7 +16,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from hpopt.samplers.base import History, Sampler, TrialInfo
 from hpopt.storage import Storage
 from hpopt.storage.journal import GRACE_KEY
 from hpopt.trial import Trial, _as_list, check_name, json_value, real_value
+
+if TYPE_CHECKING:
+    from hpopt.refine import RefinedSpace
 
 __all__ = ["Study", "pareto_front_mask"]
 
@@ -456,6 +459,18 @@ class Study:
             warnings.warn(f"trial {trial.number} failed: {reason}.", FailedTrialWarning, stacklevel=3)
             return self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
         return self._finish(trial.number, trial, TrialState.COMPLETE, values, None, False)
+
+    def refined_space(
+        self, top: float | int = 0.2, *, min_trials: int = 10, margin: float = 0.1,
+        space: Mapping[str, Distribution] | None = None,
+    ) -> RefinedSpace:
+        """A narrowed search space around the best ``top`` COMPLETE trials (ranges shrunk, unused
+        categories dropped), with a printed explanation: ``print(study.refined_space())``.
+        Start a new study on it with :func:`hpopt.warm_start` so no evaluation is wasted.
+        See :func:`hpopt.refine.refined_space`."""
+        from hpopt.refine import refined_space
+
+        return refined_space(self, top, min_trials=min_trials, margin=margin, space=space)
 
     def fail_stale_trials(self) -> list[int]:
         """Fail RUNNING trials whose worker sent no heartbeat within the study's grace period
