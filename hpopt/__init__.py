@@ -28,6 +28,7 @@ from hpopt.errors import (
 __version__ = "0.1.0"
 
 from hpopt.create import create_study, delete_study, load_study, study_names  # noqa: E402
+from hpopt.importance import get_param_importances  # noqa: E402
 from hpopt.plugins import (  # noqa: E402  (plugins read __version__)
     Provider,
     available_problems,
@@ -72,7 +73,7 @@ __all__ = [
     "Float", "Int", "Categorical", "Distribution", "distribution_from_json",
     # study and trials
     "create_study", "load_study", "delete_study", "study_names", "Study", "Trial", "FrozenTrial",
-    "TrialState", "RefinedSpace", "refined_space", "warm_start",
+    "TrialState", "RefinedSpace", "refined_space", "warm_start", "get_param_importances",
     # samplers, pruners, plugins
     "Sampler", "History", "TrialInfo", "RandomSampler", "GridSampler", "TPESampler", "CmaEsSampler",
     "DESampler", "NSGAIISampler", "Pruner", "NopPruner",
