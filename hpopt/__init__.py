@@ -27,6 +27,7 @@ from hpopt.errors import (
 
 __version__ = "0.1.0"
 
+from hpopt import log  # noqa: E402,F401  (hpopt.log.set_verbosity)
 from hpopt.create import create_study, delete_study, load_study, study_names  # noqa: E402
 from hpopt.importance import get_param_importances  # noqa: E402
 from hpopt.plugins import (  # noqa: E402  (plugins read __version__)

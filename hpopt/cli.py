@@ -175,4 +175,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from hpopt.cli import main as _main  # the imported module, where sub-commands registered
+
+    sys.exit(_main())

@@ -350,6 +350,7 @@ class Study:
         callbacks: Iterable[Callable[[Study, FrozenTrial], None]] = (),
         n_jobs: int = 1,
         executor: Any = None,
+        show_progress_bar: bool = False,
     ) -> None:
         """Run ``func(trial)`` for ``n_trials`` trials or ``timeout`` seconds (or until ``stop``,
         or until the sampler is exhausted).
@@ -371,9 +372,17 @@ class Study:
                 only evaluate the objective (it receives a :class:`hpopt.remote.RemoteTrial`, and must
                 be picklable for processes); this process keeps ask/tell, so the sampler sees every
                 pending trial.
+            show_progress_bar: Draw a tqdm progress bar (extra ``progress``) on stderr: finished trials
+                out of ``n_trials`` (elapsed seconds out of ``timeout`` when only a timeout is given)
+                and the best value so far.
+
+        One INFO line per finished trial goes to the ``"hpopt"`` logger; when the program has
+        configured no logging, the first ``optimize`` prints them on stderr (see :mod:`hpopt.log`
+        to silence them: ``hpopt.log.set_verbosity("WARNING")``).
 
         Raises:
             TypeError, ValueError: Invalid arguments (before any trial starts).
+            ImportError: ``show_progress_bar=True`` without tqdm installed (before any trial starts).
         """
         if not callable(func):
             raise TypeError(f"`func` must be callable, but got {func!r}.")
@@ -388,8 +397,36 @@ class Study:
             raise TypeError("every callback must be callable as callback(study, frozen_trial).")
         if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
             raise ValueError(f"`n_jobs` must be a positive int or -1, but got {n_jobs!r}.")
+        if not isinstance(show_progress_bar, (bool, np.bool_)):
+            raise TypeError(f"`show_progress_bar` must be True or False, but got {show_progress_bar!r}.")
         if n_jobs == -1:
             n_jobs = os.cpu_count() or 1
+        bar = None
+        if show_progress_bar:
+            from hpopt.progress import ProgressBar
+
+            bar = ProgressBar(self, n_trials, timeout)
+            callbacks.insert(0, bar.update)
+        from hpopt.log import auto_default_handler
+
+        auto_default_handler()
+        try:
+            self._optimize(func, n_trials, timeout, catch, callbacks, n_jobs, executor)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _optimize(
+        self,
+        func: Callable[[Trial], Any],
+        n_trials: int | None,
+        timeout: float | None,
+        catch: tuple[type, ...],
+        callbacks: list[Callable[[Study, FrozenTrial], None]],
+        n_jobs: int,
+        executor: Any,
+    ) -> None:
+        """The trial loop of :meth:`optimize`, with validated arguments."""
         self._stop_flag = False
         budget = _Budget(n_trials, timeout)
         if executor is not None:
@@ -564,6 +601,38 @@ class Study:
         signs = np.array([1.0 if d == "minimize" else -1.0 for d in self._history.directions])
         front = pareto_front_mask(np.array([t.values for t in done]) * signs)
         return [t for t, keep in zip(done, front) if keep]
+
+    # -- export -----------------------------------------------------------------------------------
+    def to_records(
+        self,
+        *,
+        states: Iterable[TrialState | str] | None = None,
+        intermediate: bool = False,
+        system_attrs: bool = True,
+    ) -> list[dict[str, Any]]:
+        """One flat dict per trial (number, state, value or values_0.., datetime_start/complete,
+        duration in seconds, params_<name>, user_attrs_<key>, system_attrs_<key>, optionally
+        intermediate_<step>); see :func:`hpopt.export.to_records`."""
+        from hpopt.export import to_records
+
+        return to_records(self, states=states, intermediate=intermediate, system_attrs=system_attrs)
+
+    def to_dataframe(
+        self,
+        *,
+        states: Iterable[TrialState | str] | None = None,
+        intermediate: bool = False,
+        system_attrs: bool = True,
+    ) -> Any:
+        """The records of :meth:`to_records` as a pandas DataFrame (extra ``dataframe``); see
+        :func:`hpopt.export.to_dataframe`.
+
+        Raises:
+            ImportError: pandas is not installed (``pip install 'hpopt[dataframe]'``).
+        """
+        from hpopt.export import to_dataframe
+
+        return to_dataframe(self, states=states, intermediate=intermediate, system_attrs=system_attrs)
 
     def _single(self, what: str) -> None:
         if len(self._history.directions) != 1:

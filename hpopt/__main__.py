@@ -1,0 +1,7 @@
+"""``python -m hpopt``: the ``hpopt`` command."""
+
+import sys
+
+from hpopt.cli import main
+
+sys.exit(main())
