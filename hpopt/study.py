@@ -645,20 +645,33 @@ class Study:
 def pareto_front_mask(costs: np.ndarray) -> np.ndarray:
     """Boolean mask of the non-dominated rows of ``costs`` (all objectives minimized).
 
-    Rows that are exact duplicates of a front member stay on the front. Vectorized per row
-    chunk: O(n^2 d) comparisons without Python loops over pairs.
+    Rows that are exact duplicates of a front member stay on the front. Distinct rows are sorted
+    lexicographically: with two objectives a row is on the front when its second cost is below
+    every earlier row's (a sort and a running minimum, O(n log n)); with more, the smallest
+    remaining row is on the front and removes everything it dominates (one vectorized pass per
+    front member).
     """
-    n = costs.shape[0]
-    keep = np.ones(n, dtype=bool)
-    chunk = max(1, 2_000_000 // max(1, n * costs.shape[1]))
-    for start in range(0, n, chunk):
-        block = costs[start:start + chunk, None, :]  # (b, 1, d) against (1, n, d)
-        dominated = np.any(
-            np.all(costs[None, :, :] <= block, axis=2) & np.any(costs[None, :, :] < block, axis=2),
-            axis=1,
-        )
-        keep[start:start + chunk] = ~dominated
-    return keep
+    costs = np.asarray(costs, dtype=float)
+    n, d = costs.shape
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    uniq, inverse = np.unique(costs, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    if d == 1:
+        keep = np.zeros(len(uniq), dtype=bool)
+        keep[0] = True
+    elif d == 2:
+        prev_min = np.concatenate([[np.inf], np.minimum.accumulate(uniq[:-1, 1])])
+        keep = uniq[:, 1] < prev_min
+    else:
+        keep = np.zeros(len(uniq), dtype=bool)
+        alive = np.arange(len(uniq))
+        while alive.size:
+            first = alive[0]  # lexicographically smallest remaining row: nothing remaining beats it
+            keep[first] = True
+            dominated = np.all(uniq[first] <= uniq[alive[1:]], axis=1)  # rows distinct: one is strict
+            alive = alive[1:][~dominated]
+    return keep[inverse]
 
 
 class _Budget:

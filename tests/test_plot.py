@@ -28,7 +28,13 @@ from hpopt.plot import (  # noqa: E402
     save,
 )
 from hpopt.plot.pareto import front_mask  # noqa: E402
-from hpopt.study import pareto_front_mask  # noqa: E402
+
+
+def pareto_front_mask(costs: np.ndarray) -> np.ndarray:
+    """Brute-force reference: a row is dominated if some row is <= everywhere and < somewhere."""
+    le = np.all(costs[None, :, :] <= costs[:, None, :], axis=2)
+    lt = np.any(costs[None, :, :] < costs[:, None, :], axis=2)
+    return ~np.any(le & lt, axis=1)
 
 SPACE = {
     "lr": hpopt.Float(1e-5, 1e-1, log=True),

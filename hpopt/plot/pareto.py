@@ -15,6 +15,7 @@ import numpy as np
 
 from hpopt.plot._common import complete_trials, needs_matplotlib, new_figure, point_size, study_label
 from hpopt.records import FrozenTrial
+from hpopt.study import pareto_front_mask
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -24,34 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["plot_pareto_front", "front_mask"]
 
 
-def front_mask(costs: np.ndarray) -> np.ndarray:
-    """Boolean mask of the non-dominated rows of ``costs`` (every column minimized).
-
-    Exact duplicates of a front member stay on the front (as in ``Study.best_trials``).
-    """
-    costs = np.asarray(costs, dtype=float)
-    n, d = costs.shape
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    uniq, inverse = np.unique(costs, axis=0, return_inverse=True)  # lexicographically sorted rows
-    inverse = inverse.reshape(-1)
-    if d == 1:
-        keep_u = np.zeros(len(uniq), dtype=bool)
-        keep_u[0] = True
-    elif d == 2:
-        # an earlier row (f0 <= and, on f0 ties, f1 <) with f1 <= dominates
-        prev_min = np.concatenate([[np.inf], np.minimum.accumulate(uniq[:-1, 1])])
-        keep_u = uniq[:, 1] < prev_min
-    else:
-        keep_u = np.zeros(len(uniq), dtype=bool)
-        alive = np.arange(len(uniq))
-        while alive.size:
-            first = alive[0]  # lexicographically smallest remaining row: nothing remaining beats it
-            keep_u[first] = True
-            rest = uniq[alive[1:]]
-            dominated = np.all(uniq[first] <= rest, axis=1)  # rows are distinct, so one is strict
-            alive = alive[1:][~dominated]
-    return keep_u[inverse]
+front_mask = pareto_front_mask  # the study's own (O(n log n) for two objectives)
 
 
 @needs_matplotlib
