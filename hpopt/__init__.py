@@ -53,8 +53,11 @@ from hpopt.pruners import (  # noqa: E402
 from hpopt.records import FrozenTrial, TrialState  # noqa: E402
 from hpopt.refine import RefinedSpace, refined_space, warm_start  # noqa: E402
 from hpopt.samplers import (  # noqa: E402
+    AutoSampler,
     CmaEsSampler,
     DESampler,
+    GPSampler,
+    GradientSampler,
     GridSampler,
     History,
     NSGAIISampler,
@@ -65,6 +68,7 @@ from hpopt.samplers import (  # noqa: E402
 )
 from hpopt.storage import JournalBackend, Storage  # noqa: E402
 from hpopt.study import Study  # noqa: E402
+from hpopt.terminator import Terminator  # noqa: E402
 from hpopt.transform import SpaceTransform  # noqa: E402
 from hpopt.trial import Trial  # noqa: E402
 
@@ -77,7 +81,8 @@ __all__ = [
     "TrialState", "RefinedSpace", "refined_space", "warm_start", "get_param_importances",
     # samplers, pruners, plugins
     "Sampler", "History", "TrialInfo", "RandomSampler", "GridSampler", "TPESampler", "CmaEsSampler",
-    "DESampler", "NSGAIISampler", "Pruner", "NopPruner",
+    "DESampler", "NSGAIISampler", "GPSampler", "GradientSampler", "AutoSampler", "Terminator",
+    "Pruner", "NopPruner",
     "MedianPruner", "PercentilePruner", "SuccessiveHalvingPruner", "HyperbandPruner",
     "ThresholdPruner", "PatientPruner", "ForecastPruner",
     "SpaceTransform", "hookimpl", "make_sampler", "make_pruner", "available_samplers",

@@ -13,8 +13,11 @@ from hpopt.plugins import hookimpl
 
 @hookimpl
 def hpopt_samplers() -> dict[str, Callable[..., Any]]:
+    from hpopt.samplers.auto import AutoSampler
     from hpopt.samplers.cmaes import CmaEsSampler
     from hpopt.samplers.de import DESampler
+    from hpopt.samplers.gp import GPSampler
+    from hpopt.samplers.gradient import GradientSampler
     from hpopt.samplers.grid import GridSampler
     from hpopt.samplers.nsga2 import NSGAIISampler
     from hpopt.samplers.random import RandomSampler
@@ -22,7 +25,8 @@ def hpopt_samplers() -> dict[str, Callable[..., Any]]:
 
     return {"random": RandomSampler, "grid": GridSampler, "tpe": TPESampler,
             "cmaes": CmaEsSampler, "de": DESampler,
-            "nsga2": NSGAIISampler}
+            "nsga2": NSGAIISampler, "gp": GPSampler, "gradient": GradientSampler,
+            "auto": AutoSampler}
 
 
 @hookimpl

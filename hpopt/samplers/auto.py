@@ -1,0 +1,405 @@
+"""The ``auto`` sampler: picks a registered sampler for each trial from the study's shape and size.
+
+:class:`AutoSampler` delegates every trial to one of hpopt's samplers, chosen from what the history
+shows at ``ask`` (the search space seen in finished trials, the number of objectives, how many
+trials finished) and the budget when you give it (``n_trials=``; ``Study.optimize`` does not pass
+its ``n_trials`` to samplers, so say it here if you know it). The rules, in order (the first that
+applies decides):
+
+1. **No finished trial yet** -> ``tpe``: the search space is not known, and TPE starts with random
+   points (exactly what :class:`~hpopt.RandomSampler` with the same seed draws).
+2. **Several objectives** -> ``tpe`` while fewer than ``MO_SWITCH`` (300) trials finished, then
+   ``nsga2``. NSGA-II advances one generation (50 trials) at a time and needs many generations;
+   at small budgets the model-based multi-objective TPE is the more sample-efficient choice.
+3. **Conditional space** (the COMPLETE trials do not all have the same parameter names: the
+   define-by-run space depends on earlier choices) -> ``tpe``, whose groups model each branch
+   from the trials that have it; the others optimize only the intersection of all trials.
+4. **Mostly categorical** (more categorical parameters with two or more choices than numeric ones)
+   -> ``tpe``: its categorical kernels model unordered choices directly, where a GP or CMA-ES
+   works on a relaxation.
+5. **No free parameter** (every parameter has a single value) -> ``random``: there is nothing to
+   model.
+6. **Up to ``GP_MAX_DIM`` (16) numeric-led parameters, GP affordable** -> ``gp`` while fewer trials
+   finished than the GP limit: the GP is the most sample-efficient model on small spaces, but
+   its cost per ask grows with the cube of the number of trials. The limit is the budget when it
+   is known and at most ``GP_MAX_BUDGET`` (500) trials (the whole cost is then bounded and paid
+   for sample efficiency); otherwise ``GP_SWITCH`` (200) trials, to keep the cost per ask flat in
+   long or open-ended studies.
+7. **Otherwise** (after the GP phase, or larger spaces): ``cmaes`` when every parameter is numeric
+   and at least ``max(CMA_MIN_TRIALS, CMA_TRIALS_PER_DIM * d)`` trials finished (CMA-ES needs a
+   few generations of data; before that its first generations are near-random), else ``tpe``.
+   TPE keeps handling mixed spaces with categoricals at every size.
+
+When the ``gp`` sampler is not available (not registered and :mod:`hpopt.samplers.gp` not
+importable), rule 6 is skipped. Switching is seamless: every candidate reads the whole history,
+so the trials already run keep informing the next sampler.
+
+**Recording.** The choice for a trial is made once, in :meth:`annotate`, and written into the
+trial's system attributes (``auto:sampler`` and ``auto:reason``); the change of choice (not each
+trial) is logged at INFO on the ``"hpopt"`` logger. ``joint_space``, ``sample_joint`` and
+``sample`` use that trial's choice: it is kept in memory by trial number, and when missing (e.g. the
+sampler was copied to another process between ``ask`` and a define-by-run ``suggest``), read back
+from the running trial's notes, else recomputed from the history (a pure function of the history
+the trial was asked with). Each delegate is built once per name, with this sampler's seed, and
+reused, so its caches work.
+
+Example:
+    >>> import hpopt
+    >>> study = hpopt.create_study(sampler=AutoSampler(seed=0, n_trials=20))
+    >>> def objective(trial):
+    ...     c = trial.suggest_categorical("c", ["a", "b", "c"])
+    ...     k = trial.suggest_categorical("k", ["u", "v"])
+    ...     return (c == "b") + (k == "v") + trial.suggest_float("x", 0, 1)
+    >>> study.optimize(objective, n_trials=20)
+    >>> study.trials[-1].system_attrs["auto:sampler"]
+    'tpe'
+"""
+
+from __future__ import annotations
+
+import logging
+import numbers
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from hpopt.distributions import Categorical, Distribution
+from hpopt.records import FrozenTrial, TrialState
+from hpopt.rng import resolve_seed
+from hpopt.samplers.base import History, Sampler, TrialInfo
+
+__all__ = ["AutoSampler", "Decision"]
+
+_log = logging.getLogger("hpopt")
+
+SAMPLER_KEY = "auto:sampler"
+REASON_KEY = "auto:reason"
+
+#: Several objectives: TPE below this many finished trials, NSGA-II from there on.
+MO_SWITCH = 300
+#: The GP handles spaces with up to this many parameters.
+GP_MAX_DIM = 16
+#: Unknown (or larger) budget: hand over from the GP at this many finished trials.
+GP_SWITCH = 200
+#: A known budget up to this many trials keeps the GP to the end.
+GP_MAX_BUDGET = 500
+#: CMA-ES takes over from TPE on all-numeric spaces beyond the GP's reach after this many trials...
+CMA_MIN_TRIALS = 100
+#: ... or this many per parameter, whichever is more.
+CMA_TRIALS_PER_DIM = 10
+
+_MAX_CHOICES = 4096  # choices remembered by trial number (oldest dropped first)
+_MAX_STUDIES = 4  # studies whose summaries are kept
+
+
+class Decision:
+    """One choice: the sampler's registered ``name`` and a one-line ``reason`` a person can read."""
+
+    __slots__ = ("name", "reason")
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name, self.reason = name, reason
+
+    def __repr__(self) -> str:
+        return f"Decision({self.name!r}, {self.reason!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Decision) and (self.name, self.reason) == (other.name, other.reason)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.reason))
+
+
+class _Summary:
+    """What the rules read from one study's finished trials, updated incrementally.
+
+    Per finished trial: its state and (COMPLETE trials) its parameter names; the latest
+    distribution of each parameter. New trials are found from the end of the finished view, so an
+    ask costs the new trials only.
+    """
+
+    def __init__(self, history: History) -> None:
+        self.history = history  # held so that its id cannot be reused by another study
+        self.seen: set[int] = set()
+        self.n_finished = 0
+        self.n_complete = 0
+        self.n_fail = 0
+        self.name_sets: Counter[frozenset[str]] = Counter()
+        self.latest: dict[str, tuple[int, Distribution]] = {}
+        self.version = -1
+
+    def sync(self, fin: Sequence[FrozenTrial]) -> None:
+        if len(fin) == len(self.seen):
+            return
+        new: list[FrozenTrial] = []
+        for t in reversed(fin):  # new trials are usually the last ones
+            if t.number in self.seen:
+                break
+            new.append(t)
+        if len(new) != len(fin) - len(self.seen):
+            new = [t for t in fin if t.number not in self.seen]
+        for t in new:
+            self.seen.add(t.number)
+            self.n_finished += 1
+            if t.state is TrialState.FAIL:
+                self.n_fail += 1
+                continue  # a crash may stop before every parameter was suggested
+            if t.state is TrialState.COMPLETE:
+                self.n_complete += 1
+                self.name_sets[frozenset(t.params)] += 1
+            for name, dist in t.distributions.items():
+                old = self.latest.get(name)
+                if old is None or old[0] < t.number:
+                    self.latest[name] = (t.number, dist)
+
+    def space(self) -> dict[str, Distribution]:
+        return {name: dist for name, (_, dist) in self.latest.items()}
+
+
+def _gp_factory() -> Any:
+    """The GP sampler's constructor: the registered ``gp``, else :mod:`hpopt.samplers.gp`, else None."""
+    from hpopt.plugins import available_samplers
+
+    if "gp" in available_samplers():
+        return "gp"
+    try:
+        from hpopt.samplers.gp import GPSampler  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return GPSampler
+
+
+def decide(
+    *,
+    n_objectives: int,
+    n_finished: int,
+    space: Mapping[str, Distribution],
+    conditional: bool,
+    n_trials: int | None,
+    gp_available: bool,
+) -> Decision:
+    """The rules of :class:`AutoSampler` as a pure function (see the module docstring).
+
+    Args:
+        n_objectives: Objectives of the study.
+        n_finished: COMPLETE and PRUNED trials (FAIL ones tell nothing about the objective).
+        space: The latest distribution of every parameter seen in a finished trial.
+        conditional: Whether the COMPLETE trials have different parameter names.
+        n_trials: The budget when known.
+        gp_available: Whether a ``gp`` sampler can be built.
+    """
+    n = n_finished
+    if n == 0 or not space:
+        return Decision("tpe", "no finished trial yet (search space unknown): TPE, random start-up")
+    if n_objectives > 1:
+        if n < MO_SWITCH:
+            return Decision("tpe", f"{n_objectives} objectives, {n} trials < {MO_SWITCH}: MO TPE")
+        return Decision("nsga2", f"{n_objectives} objectives, {n} trials >= {MO_SWITCH}: NSGA-II")
+    if conditional:
+        return Decision("tpe", f"conditional space ({len(space)} parameters in several combinations): TPE")
+    free = {k: d for k, d in space.items() if not d.single()}
+    n_cat = sum(isinstance(d, Categorical) for d in free.values())
+    n_num = len(free) - n_cat
+    d = len(free)
+    if d == 0:
+        return Decision("random", "every parameter has a single value: random")
+    kinds = f"{n_num} numeric + {n_cat} categorical parameters" if n_cat else f"{n_num} numeric parameters"
+    if n_cat > n_num:
+        return Decision("tpe", f"{kinds}, mostly categorical: TPE")
+    if gp_available and d <= GP_MAX_DIM:
+        if n_trials is not None and n_trials <= GP_MAX_BUDGET:
+            limit, why = n_trials, f"budget {n_trials} <= {GP_MAX_BUDGET}"
+        else:
+            limit, why = GP_SWITCH, "budget unknown" if n_trials is None else f"budget {n_trials}"
+            why += f", GP up to {GP_SWITCH}"
+        if n < limit:
+            return Decision("gp", f"{kinds} <= {GP_MAX_DIM}, {n} trials ({why}): GP")
+        gp_done = f"{n} trials >= GP limit {limit} ({why}); "
+    else:
+        gp_done = f"{d} > {GP_MAX_DIM} parameters; " if d > GP_MAX_DIM else "GP unavailable; "
+    cma_from = max(CMA_MIN_TRIALS, CMA_TRIALS_PER_DIM * d)
+    if n_cat == 0 and n >= cma_from:
+        return Decision("cmaes", f"{kinds}, {gp_done}{n} trials >= {cma_from}: CMA-ES")
+    if n_cat:
+        return Decision("tpe", f"{kinds}, {gp_done}categoricals present: TPE")
+    return Decision("tpe", f"{kinds}, {gp_done}{n} trials < {cma_from} (CMA-ES start): TPE")
+
+
+class AutoSampler(Sampler):
+    """Chooses a registered sampler for each trial; see :mod:`hpopt.samplers.auto` for the rules.
+
+    Args:
+        seed: Seed of every delegate (int, numpy Generator or None for fresh entropy).
+        n_trials: The study's budget, when known (``Study.optimize(n_trials=...)`` does not tell
+            samplers); it lets the GP phase run to the end of budgets up to ``GP_MAX_BUDGET``.
+        settings: ``{sampler name: {setting: value}}`` passed to a delegate when it is built,
+            e.g. ``{"tpe": {"n_startup_trials": 5}}``; those delegates are built (and their
+            settings checked) here.
+
+    Raises:
+        TypeError, ValueError: A setting out of range (named in the message).
+    """
+
+    supports_multi_objective = True
+
+    def __init__(
+        self,
+        *,
+        seed: int | np.random.Generator | None = None,
+        n_trials: int | None = None,
+        settings: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        if n_trials is not None:
+            if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral):
+                raise TypeError(f"`n_trials` must be an int or None, but got {n_trials!r}.")
+            if n_trials < 1:
+                raise ValueError(f"`n_trials >= 1` must hold, but got n_trials={n_trials!r}.")
+            n_trials = int(n_trials)
+        if settings is None:
+            settings = {}
+        if not isinstance(settings, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, Mapping) and "seed" not in v for k, v in settings.items()
+        ):
+            raise TypeError(
+                "`settings` must map sampler names to mappings of settings (without 'seed'), "
+                f"but got {settings!r}."
+            )
+        self.seed = resolve_seed(seed)
+        self.n_trials = n_trials
+        self.settings = {k: dict(v) for k, v in settings.items()}
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._delegates: dict[str, Sampler] = {}
+        self._choices: OrderedDict[tuple[int, int], Decision] = OrderedDict()
+        self._summaries: OrderedDict[int, _Summary] = OrderedDict()
+        self._last_logged: dict[int, str] = {}
+        self._gp: Any = _gp_factory()
+        for name in self.settings:
+            self.delegate(name)  # unknown names and bad settings are refused now
+
+    def __repr__(self) -> str:
+        return f"AutoSampler(seed={self.seed}, n_trials={self.n_trials})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for key in ("_lock", "_local", "_summaries", "_choices", "_last_logged"):
+            del state[key]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._choices = OrderedDict()
+        self._summaries = OrderedDict()
+        self._last_logged = {}
+
+    # -- the choice -------------------------------------------------------------------------------
+    def _summary(self, history: History) -> _Summary:
+        with self._lock:
+            key = id(history)
+            s = self._summaries.get(key)
+            if s is None:
+                s = self._summaries[key] = _Summary(history)
+                while len(self._summaries) > _MAX_STUDIES:
+                    self._summaries.popitem(last=False)
+            version = history.version()
+            if s.version != version:
+                s.sync(history.finished())
+                s.version = version
+            return s
+
+    def decide(self, history: History) -> Decision:
+        """The choice for a trial asked now on ``history`` (a pure function of the history)."""
+        s = self._summary(history)
+        with self._lock:
+            return decide(
+                n_objectives=history.n_objectives,
+                n_finished=s.n_finished - s.n_fail,
+                space=s.space(),
+                conditional=len(s.name_sets) > 1,
+                n_trials=self.n_trials,
+                gp_available=self._gp is not None,
+            )
+
+    def delegate(self, name: str) -> Sampler:
+        """The delegate for ``name``, built once (with this sampler's seed) and reused."""
+        with self._lock:
+            sampler = self._delegates.get(name)
+            if sampler is None:
+                extra = self.settings.get(name, {})
+                if name == "gp" and not isinstance(self._gp, str) and self._gp is not None:
+                    sampler = self._gp(seed=self.seed, **extra)
+                else:
+                    from hpopt.plugins import make_sampler
+
+                    sampler = make_sampler(name, seed=self.seed, **extra)
+                self._delegates[name] = sampler
+            return sampler
+
+    def _remember(self, history: History, number: int, decision: Decision) -> None:
+        with self._lock:
+            key = (id(history), number)
+            self._choices[key] = decision
+            self._choices.move_to_end(key)
+            while len(self._choices) > _MAX_CHOICES:
+                self._choices.popitem(last=False)
+
+    def _choice(self, history: History, number: int) -> Decision:
+        """The decision recorded for trial ``number`` (memory, its notes, or recomputed)."""
+        with self._lock:
+            d = self._choices.get((id(history), number))
+        if d is not None:
+            return d
+        for t in history.running():
+            if t.number == number and t.system_attrs.get(SAMPLER_KEY) is not None:
+                d = Decision(str(t.system_attrs[SAMPLER_KEY]), str(t.system_attrs.get(REASON_KEY, "")))
+                break
+        else:
+            d = self.decide(history)
+        self._remember(history, number, d)
+        return d
+
+    # -- the protocol -----------------------------------------------------------------------------
+    def annotate(self, history: History, trial: TrialInfo) -> Mapping[str, Any]:
+        """Make and record the choice for ``trial``: ``auto:sampler`` and ``auto:reason``."""
+        d = self.decide(history)
+        self._remember(history, trial.number, d)
+        self._local.current = (id(history), history.version(), d)
+        with self._lock:
+            changed = self._last_logged.get(id(history)) != d.name
+            self._last_logged[id(history)] = d.name
+        if changed:
+            _log.info("auto sampler: trial %d uses %s (%s)", trial.number, d.name, d.reason)
+        inner = self.delegate(d.name).annotate(history, trial)
+        return {**inner, SAMPLER_KEY: d.name, REASON_KEY: d.reason}
+
+    def _current(self, history: History) -> Decision:
+        """The choice of the trial being asked in this thread (``joint_space`` has no trial)."""
+        cur = getattr(self._local, "current", None)
+        if cur is not None and cur[0] == id(history) and cur[1] == history.version():
+            return cur[2]
+        return self.decide(history)
+
+    def joint_space(self, history: History) -> dict[str, Distribution]:
+        """The chosen delegate's joint space."""
+        return self.delegate(self._current(history).name).joint_space(history)
+
+    def sample_joint(
+        self, history: History, trial: TrialInfo, space: Mapping[str, Distribution]
+    ) -> dict[str, Any]:
+        """Values from the delegate chosen for ``trial``."""
+        return self.delegate(self._choice(history, trial.number).name).sample_joint(history, trial, space)
+
+    def sample(self, history: History, trial: TrialInfo, name: str, distribution: Distribution) -> Any:
+        """One value from the delegate chosen for ``trial`` (the same one as its annotate)."""
+        return self.delegate(self._choice(history, trial.number).name).sample(
+            history, trial, name, distribution
+        )
+
+    def is_exhausted(self, history: History) -> bool:
+        """Never: the delegates chosen here (not ``grid``) always have something to propose."""
+        return False

@@ -1,0 +1,225 @@
+"""The ``auto`` sampler: its rules, the recorded notes, the delegate bookkeeping, bad settings."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+import hpopt
+from hpopt import Categorical, Float, Int
+from hpopt.samplers import auto
+from hpopt.samplers.auto import REASON_KEY, SAMPLER_KEY, AutoSampler, decide
+from hpopt.testing import check_sampler
+
+SMALL = {"x": Float(-5, 5), "y": Float(1e-3, 1, log=True), "n": Int(0, 10)}
+
+
+def _decide(**kw):
+    base = dict(n_objectives=1, n_finished=12, space=SMALL, conditional=False, n_trials=None,
+                gp_available=True)
+    base.update(kw)
+    return decide(**base)
+
+
+def test_conformance() -> None:
+    check_sampler(lambda *, seed: AutoSampler(seed=seed))
+
+
+@pytest.mark.slow
+def test_conformance_with_a_budget() -> None:
+    check_sampler(lambda *, seed: AutoSampler(seed=seed, n_trials=50))
+
+
+# -- the rules as a pure function ------------------------------------------------------------------
+def test_empty_history_starts_with_tpe() -> None:
+    assert _decide(n_finished=0).name == "tpe"
+    assert _decide(space={}).name == "tpe"
+
+
+def test_small_numeric_space_uses_gp_early() -> None:
+    d = _decide()
+    assert d.name == "gp"
+    assert "3 numeric parameters" in d.reason and "GP" in d.reason
+
+
+def test_gp_unavailable_falls_back_to_tpe_then_cmaes() -> None:
+    assert _decide(gp_available=False).name == "tpe"
+    assert _decide(gp_available=False, n_finished=auto.CMA_MIN_TRIALS).name == "cmaes"
+
+
+def test_gp_hands_over_at_the_switch_without_budget() -> None:
+    assert _decide(n_finished=auto.GP_SWITCH - 1).name == "gp"
+    after = _decide(n_finished=auto.GP_SWITCH)
+    assert after.name == "cmaes" and "GP limit" in after.reason
+    mixed = dict(SMALL, c=Categorical(["a", "b", "c"]))
+    assert _decide(n_finished=auto.GP_SWITCH, space=mixed).name == "tpe"
+
+
+def test_known_small_budget_keeps_gp_to_the_end() -> None:
+    assert _decide(n_finished=auto.GP_SWITCH + 50, n_trials=auto.GP_MAX_BUDGET).name == "gp"
+    # a budget beyond GP_MAX_BUDGET: the same hand-over as an unknown budget
+    assert _decide(n_finished=auto.GP_SWITCH, n_trials=auto.GP_MAX_BUDGET + 1).name == "cmaes"
+
+
+def test_conditional_space_uses_tpe() -> None:
+    d = _decide(conditional=True)
+    assert d.name == "tpe" and "conditional" in d.reason
+
+
+def test_mostly_categorical_uses_tpe() -> None:
+    space = {"a": Categorical(["u", "v"]), "b": Categorical([1, 2, 3]), "x": Float(0, 1)}
+    d = _decide(space=space)
+    assert d.name == "tpe" and "mostly categorical" in d.reason
+    # a single-choice categorical is no categorical parameter at all
+    space = {"a": Categorical(["only"]), "b": Categorical(["only"]), "x": Float(0, 1)}
+    assert _decide(space=space).name == "gp"
+
+
+def test_multi_objective() -> None:
+    assert _decide(n_objectives=2, n_finished=10).name == "tpe"
+    assert _decide(n_objectives=2, n_finished=auto.MO_SWITCH).name == "nsga2"
+
+
+def test_large_spaces_tpe_then_cmaes() -> None:
+    big = {f"x{i}": Float(0, 1) for i in range(30)}
+    assert _decide(space=big, n_finished=100).name == "tpe"  # 30 > GP_MAX_DIM; 100 < 10 * 30
+    assert _decide(space=big, n_finished=300).name == "cmaes"
+    big["c"] = Categorical(["a", "b"])
+    assert _decide(space=big, n_finished=5000).name == "tpe"
+
+
+def test_nothing_to_optimize_is_random() -> None:
+    assert _decide(space={"a": Float(1, 1), "b": Int(3, 3)}).name == "random"
+
+
+# -- in a study --------------------------------------------------------------------------------------
+def _run(sampler: AutoSampler, objective, n: int, directions=None) -> hpopt.Study:
+    study = hpopt.create_study(sampler=sampler, directions=directions)
+    study.optimize(objective, n_trials=n)
+    return study
+
+
+def _quadratic(trial: hpopt.Trial) -> float:
+    return (trial.suggest_float("x", -5, 5) - 1.3) ** 2 + (trial.suggest_float("y", -5, 5) + 2) ** 2
+
+
+def test_notes_recorded_and_conditional_space_goes_to_tpe() -> None:
+    def objective(trial: hpopt.Trial) -> float:
+        kind = trial.suggest_categorical("kind", ["a", "b"])
+        if kind == "a":
+            return trial.suggest_float("xa", 0, 1)
+        return trial.suggest_int("nb", 0, 5) + 0.5
+
+    study = _run(AutoSampler(seed=0), objective, 15)
+    trials = study.trials
+    assert trials[0].system_attrs[SAMPLER_KEY] == "tpe"
+    assert "no finished trial" in trials[0].system_attrs[REASON_KEY]
+    # conditionality shows once both branches have completed; from then on: TPE
+    both = next(i for i, t in enumerate(trials) if {p["kind"] for p in (u.params for u in trials[:i + 1])}
+                == {"a", "b"})
+    assert both < 10
+    for t in trials[both + 1:]:
+        assert t.system_attrs[SAMPLER_KEY] == "tpe" and "conditional" in t.system_attrs[REASON_KEY]
+
+
+def test_small_continuous_space_goes_to_gp_when_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = AutoSampler(seed=1)
+    if s._gp is None:
+        pytest.skip("no gp sampler in this tree yet")
+    study = _run(s, _quadratic, 6)
+    assert [t.system_attrs[SAMPLER_KEY] for t in study.trials] == ["tpe"] + ["gp"] * 5
+    assert "2 numeric parameters <= 16" in study.trials[-1].system_attrs[REASON_KEY]
+
+
+def test_switch_logged_once_per_change(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    monkeypatch.setattr(auto, "CMA_MIN_TRIALS", 8)
+    monkeypatch.setattr(auto, "CMA_TRIALS_PER_DIM", 1)
+    s = AutoSampler(seed=2)
+    s._gp = None  # the tpe -> cmaes path, whatever the GP's state in this tree
+    with caplog.at_level(logging.INFO, logger="hpopt"):
+        study = _run(s, _quadratic, 20)
+    names = [t.system_attrs[SAMPLER_KEY] for t in study.trials]
+    assert names == ["tpe"] * 8 + ["cmaes"] * 12
+    logged = [r.getMessage() for r in caplog.records if "auto sampler" in r.getMessage()]
+    assert len(logged) == 2 and "trial 0 uses tpe" in logged[0] and "trial 8 uses cmaes" in logged[1]
+    # one delegate object per name, reused across asks
+    assert set(s._delegates) == {"tpe", "cmaes"}
+    assert s.delegate("cmaes") is s.delegate("cmaes")
+    assert study.best_value < 5.0
+
+
+def test_multi_objective_study_uses_tpe() -> None:
+    def objective(trial: hpopt.Trial) -> tuple[float, float]:
+        x = trial.suggest_float("x", 0, 1)
+        return x, 1 - x
+
+    study = _run(AutoSampler(seed=0), objective, 6, directions=["minimize", "minimize"])
+    assert {t.system_attrs[SAMPLER_KEY] for t in study.trials} == {"tpe"}
+    assert "2 objectives" in study.trials[-1].system_attrs[REASON_KEY]
+
+
+def test_define_by_run_sample_uses_the_trials_choice_even_if_forgotten(monkeypatch) -> None:
+    """A parameter outside the joint space is sampled by the delegate recorded for its trial."""
+    monkeypatch.setattr(auto, "CMA_MIN_TRIALS", 4)
+    monkeypatch.setattr(auto, "CMA_TRIALS_PER_DIM", 1)
+    s = AutoSampler(seed=3)
+    s._gp = None
+    study = hpopt.create_study(sampler=s)
+    for _ in range(4):
+        t = study.ask()
+        study.tell(t, t.suggest_float("x", 0, 1))
+    calls: list[str] = []
+    for name in ("tpe", "cmaes"):
+        d = s.delegate(name)
+        orig = d.sample
+        monkeypatch.setattr(d, "sample", lambda *a, _o=orig, _n=name, **k: (calls.append(_n), _o(*a, **k))[1])
+    t = study.ask()  # the choice is now cmaes (4 finished trials)
+    s._choices.clear()  # forgotten: read back from the running trial's notes
+    t.suggest_float("new", 0, 1)  # outside the joint space
+    assert calls == ["cmaes"]
+    assert study.trials[-1].system_attrs[SAMPLER_KEY] == "cmaes"
+
+
+def test_reproducible_with_seed() -> None:
+    def params(seed: int) -> list[dict]:
+        study = _run(AutoSampler(seed=seed), _quadratic, 12)
+        return [t.params for t in study.trials]
+
+    assert params(5) == params(5)
+    assert params(5) != params(6)
+
+
+def test_delegate_settings_passed() -> None:
+    s = AutoSampler(seed=0, settings={"tpe": {"n_startup_trials": 3}})
+    assert s.delegate("tpe").n_startup_trials == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"n_trials": 0}, ValueError, "n_trials >= 1"),
+        ({"n_trials": -5}, ValueError, "n_trials >= 1"),
+        ({"n_trials": 2.5}, TypeError, "n_trials"),
+        ({"n_trials": True}, TypeError, "n_trials"),
+        ({"seed": -1}, ValueError, "seed"),
+        ({"seed": "a"}, TypeError, "seed"),
+        ({"settings": {"tpe": 3}}, TypeError, "settings"),
+        ({"settings": {"tpe": {"seed": 1}}}, TypeError, "settings"),
+        ({"settings": [("tpe", {})]}, TypeError, "settings"),
+        ({"settings": {"tpe": {"n_startup_trials": -1}}}, ValueError, "n_startup_trials"),
+        ({"settings": {"no-such-sampler": {}}}, hpopt.PluginError, "no-such-sampler"),
+    ],
+)
+def test_bad_settings_refused(kwargs, exc, match) -> None:
+    with pytest.raises(exc, match=match):
+        AutoSampler(**kwargs)
+
+
+def test_pickle_round_trip_keeps_choosing() -> None:
+    import pickle
+
+    s = pickle.loads(pickle.dumps(AutoSampler(seed=4, n_trials=30)))
+    assert s.n_trials == 30
+    study = _run(s, _quadratic, 3)
+    assert all(SAMPLER_KEY in t.system_attrs for t in study.trials)
