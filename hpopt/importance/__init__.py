@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from hpopt._checks import check_int, check_real
 from hpopt.importance._encode import encode_trials
 from hpopt.importance.fanova import fanova_importances
 from hpopt.importance.ped_anova import ped_anova_importances
@@ -196,39 +197,23 @@ def _settings(method: str, settings: dict[str, Any]) -> dict[str, Any]:
         )
     opts = {**allowed, **settings}
     if method == "ped-anova":
-        gamma = _real_in("gamma", opts["gamma"], 0.0, 1.0)
-        region = _real_in("region", opts["region"], 0.0, 1.0)
+        gamma = check_real("gamma", opts["gamma"], low=0.0, low_open=True, high=1.0)
+        region = check_real("region", opts["region"], low=0.0, low_open=True, high=1.0)
         if gamma > region:
             raise ValueError(f"`gamma <= region` must hold, but got gamma={gamma!r}, region={region!r}.")
         opts["gamma"], opts["region"] = gamma, region
-        opts["n_bins"] = _int_at_least("n_bins", opts["n_bins"], 2)
+        opts["n_bins"] = check_int("n_bins", opts["n_bins"], 2)
         direction = opts["direction"]
         if direction not in (None, "minimize", "maximize"):
             raise ValueError(f"`direction` must be 'minimize', 'maximize' or None, but got {direction!r}.")
     else:
-        opts["n_trees"] = _int_at_least("n_trees", opts["n_trees"], 1)
-        opts["max_depth"] = _int_at_least("max_depth", opts["max_depth"], 1)
-        opts["min_samples_leaf"] = _int_at_least("min_samples_leaf", opts["min_samples_leaf"], 1)
-        opts["max_features"] = _real_in("max_features", opts["max_features"], 0.0, 1.0)
+        opts["n_trees"] = check_int("n_trees", opts["n_trees"], 1)
+        opts["max_depth"] = check_int("max_depth", opts["max_depth"], 1)
+        opts["min_samples_leaf"] = check_int("min_samples_leaf", opts["min_samples_leaf"], 1)
+        opts["max_features"] = check_real(
+            "max_features", opts["max_features"], low=0.0, low_open=True, high=1.0
+        )
     return opts
-
-
-def _real_in(name: str, value: Any, low: float, high: float) -> float:
-    """``value`` as a float in ``(low, high]``, or raise naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a real number, but got {value!r}.")
-    v = float(value)
-    if not low < v <= high:
-        raise ValueError(f"`{low} < {name} <= {high}` must hold, but got {name}={value!r}.")
-    return v
-
-
-def _int_at_least(name: str, value: Any, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an integer, but got {value!r}.")
-    if value < least:
-        raise ValueError(f"`{name} >= {least}` must hold, but got {name}={value!r}.")
-    return int(value)
 
 
 def _param_list(params: Any) -> list[str] | None:

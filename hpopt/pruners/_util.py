@@ -8,14 +8,13 @@ sorting and percentile interpolation well defined.
 
 from __future__ import annotations
 
-import math
-import numbers
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from hpopt._checks import check_int, check_real  # noqa: F401  (re-exported for the pruners)
 from hpopt.pruners.base import Pruner
 from hpopt.records import FrozenTrial
 from hpopt.samplers.base import History
@@ -72,50 +71,6 @@ def crossed_interval(step: int, prev: int | None, n_warmup_steps: int, interval_
     if interval_steps == 1 or prev is None or prev < n_warmup_steps:
         return True
     return (step - n_warmup_steps) // interval_steps > (prev - n_warmup_steps) // interval_steps
-
-
-# -- setting checks ---------------------------------------------------------------------------
-def check_int(name: str, value: Any, minimum: int) -> int:
-    """An int ``>= minimum`` (bool refused).
-
-    Raises:
-        TypeError: Not an int.
-        ValueError: Below ``minimum``.
-    """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an int, but got {value!r} ({type(value).__name__}).")
-    if value < minimum:
-        raise ValueError(f"`{name} >= {minimum}` must hold, but got {name}={value!r}.")
-    return int(value)
-
-
-def check_real(
-    name: str,
-    value: Any,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-) -> float:
-    """A finite real number within ``[low, high]`` (``(low, high]`` with ``low_open``).
-
-    Raises:
-        TypeError: Not a real number.
-        ValueError: Not finite or out of range.
-    """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"`{name}` must be a real number, but got {value!r} ({type(value).__name__})."
-        )
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"`{name}` must be finite, but got {name}={value!r}.")
-    if low is not None and (value <= low if low_open else value < low):
-        rule = f"{name} > {low:g}" if low_open else f"{name} >= {low:g}"
-        raise ValueError(f"`{rule}` must hold, but got {name}={value!r}.")
-    if high is not None and value > high:
-        raise ValueError(f"`{name} <= {high:g}` must hold, but got {name}={value!r}.")
-    return value
 
 
 # -- non-dominated ranks ----------------------------------------------------------------------

@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import qmc
 
+from hpopt._checks import check_int
 from hpopt.distributions import Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
@@ -131,7 +132,7 @@ class GPSampler(Sampler):
         fallback_sampler: Sampler | None = None,
     ) -> None:
         self.seed = resolve_seed(seed)
-        self.n_startup_trials = _int_at_least("n_startup_trials", n_startup_trials, 1)
+        self.n_startup_trials = check_int("n_startup_trials", n_startup_trials, 1)
         if not isinstance(deterministic_objective, bool):
             raise TypeError(
                 f"`deterministic_objective` must be a bool, but got {deterministic_objective!r}."
@@ -140,8 +141,8 @@ class GPSampler(Sampler):
         if constraints_func is not None and not callable(constraints_func):
             raise TypeError(f"`constraints_func` must be callable or None, but got {constraints_func!r}.")
         self.constraints_func = constraints_func
-        self.n_candidates = _int_at_least("n_candidates", n_candidates, 16)
-        self.n_restarts = _int_at_least("n_restarts", n_restarts, 1)
+        self.n_candidates = check_int("n_candidates", n_candidates, 16)
+        self.n_restarts = check_int("n_restarts", n_restarts, 1)
         self.fallback_sampler = check_fallback(fallback_sampler, self.seed)
         self._lock = threading.Lock()
         self._inter = Intersection()
@@ -335,9 +336,3 @@ def _finite(F: np.ndarray) -> np.ndarray:
     return F
 
 
-def _int_at_least(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"`{name}` must be an int, but got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"`{name} >= {minimum}` must hold, but got {name}={value!r}.")
-    return value
