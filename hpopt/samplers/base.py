@@ -107,6 +107,29 @@ class TrialInfo:
         self.fixed = fixed
 
 
+class DerivedCaches:
+    """Mixin: a sampler whose caches are derived from the history pickles without them.
+
+    ``_derived`` names the attributes that hold such caches; each is replaced by an empty one of
+    the same type, and the ``_lock`` (a ``threading.Lock``) is dropped and made anew on unpickling.
+    """
+
+    _derived: tuple[str, ...] = ()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        for key in self._derived:
+            state[key] = type(state[key])()  # rebuilt from the history on first use
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import threading
+
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
 class Sampler:
     """Base class of every sampler. Subclass it and implement :meth:`sample` at least.
 

@@ -64,7 +64,7 @@ from hpopt._checks import check_int
 from hpopt.distributions import Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
-from hpopt.samplers.base import History, Sampler, TrialInfo
+from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo
 from hpopt.samplers.gp_acquisition import Acquisition, maximize
 from hpopt.samplers.gp_model import GaussianProcess
 from hpopt.samplers.replay import Intersection, check_fallback, space_key
@@ -88,7 +88,7 @@ class _Model:
         self.fits: dict[str, tuple[np.ndarray, np.ndarray, GaussianProcess]] = {}
 
 
-class GPSampler(Sampler):
+class GPSampler(DerivedCaches, Sampler):
     """Bayesian optimization with a Gaussian process and log expected improvement.
 
     Args:
@@ -117,6 +117,8 @@ class GPSampler(Sampler):
         >>> GPSampler(seed=1, n_startup_trials=4)
         GPSampler(seed=1, n_startup_trials=4, deterministic_objective=False)
     """
+
+    _derived = ("_inter", "_models")
 
     supports_multi_objective = True
 
@@ -154,15 +156,6 @@ class GPSampler(Sampler):
             f"deterministic_objective={self.deterministic_objective})"
         )
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_lock")
-        state["_inter"], state["_models"] = Intersection(), {}  # rebuilt from the history
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     # -- protocol -----------------------------------------------------------------------------------
     def joint_space(self, history: History) -> dict[str, Distribution]:

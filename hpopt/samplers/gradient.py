@@ -99,7 +99,7 @@ import numpy as np
 from hpopt.distributions import Distribution, Float
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
-from hpopt.samplers.base import History, Sampler, TrialInfo
+from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo
 from hpopt.samplers.replay import Intersection, check_fallback, space_key
 from hpopt.transform import SpaceTransform
 
@@ -217,7 +217,7 @@ class _Plan:
         self.k, self.x, self.point, self.role = k, x, point, role
 
 
-class GradientSampler(Sampler):
+class GradientSampler(DerivedCaches, Sampler):
     """Projected Adam over the continuous parameters, with user, SPSA or finite-difference gradients.
 
     Args:
@@ -252,6 +252,8 @@ class GradientSampler(Sampler):
     Raises:
         TypeError, ValueError: A setting out of range (nothing is built).
     """
+
+    _derived = ("_layouts", "_inter")
 
     supports_multi_objective = False
 
@@ -317,15 +319,6 @@ class GradientSampler(Sampler):
             f"perturbation={self.perturbation}, seed={self.seed})"
         )
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_lock")
-        state["_layouts"], state["_inter"] = {}, Intersection()  # rebuilt from the history
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     # -- schedule -----------------------------------------------------------------------------------
     def step_size(self, k: int, dim: int = 1) -> float:

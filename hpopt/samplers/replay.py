@@ -21,7 +21,7 @@ import numpy as np
 
 from hpopt.distributions import Distribution
 from hpopt.records import FrozenTrial, TrialState
-from hpopt.samplers.base import History, Sampler, TrialInfo
+from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo
 from hpopt.samplers.random import RandomSampler
 
 __all__ = [
@@ -83,23 +83,16 @@ def order_key(t: FrozenTrial) -> tuple[float, int]:
     return (t.finished if t.finished is not None else math.inf, t.number)
 
 
-class ReplaySampler(Sampler):
+class ReplaySampler(DerivedCaches, Sampler):
     """Base of samplers whose state is replayed from the finished trials (see the module doc)."""
+
+    _derived = ("_runs", "_inter")
 
     def _init_replay(self) -> None:
         self._lock = threading.Lock()
         self._runs: dict[Any, Any] = {}
         self._inter = Intersection()
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_lock")
-        state["_runs"], state["_inter"] = {}, Intersection()  # rebuilt from the history
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     def _new_run(self, space: Mapping[str, Distribution]) -> Any:
         raise NotImplementedError

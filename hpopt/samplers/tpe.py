@@ -73,7 +73,7 @@ import numpy as np
 from hpopt.distributions import Categorical, Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng, unit_hash
-from hpopt.samplers.base import History, Sampler, TrialInfo
+from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo
 from hpopt.samplers.parzen import Box, LiarMixture, ParzenEstimator
 
 __all__ = ["TPESampler"]
@@ -303,7 +303,7 @@ def _forget_weights(n: int, flat: int = 25) -> np.ndarray:
     return np.concatenate([np.linspace(1.0 / n, 1.0, n - flat), np.ones(flat)])
 
 
-class TPESampler(Sampler):
+class TPESampler(DerivedCaches, Sampler):
     """Tree-structured Parzen Estimator, multivariate by default.
 
     Args:
@@ -335,6 +335,8 @@ class TPESampler(Sampler):
         >>> len(study.trials)
         15
     """
+
+    _derived = ("_caches",)
 
     def __init__(
         self,
@@ -386,15 +388,6 @@ class TPESampler(Sampler):
             f"multivariate={self.multivariate})"
         )
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state.pop("_lock")
-        state["_caches"] = {}
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     # -- history ------------------------------------------------------------------------------------
     def _cache(self, history: History) -> _Snapshot:
