@@ -67,7 +67,7 @@ from hpopt.rng import resolve_seed, trial_rng
 from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo
 from hpopt.samplers.gp_acquisition import Acquisition, maximize
 from hpopt.samplers.gp_model import GaussianProcess
-from hpopt.samplers.replay import Intersection, check_fallback, space_key
+from hpopt.samplers.replay import Intersection, IntersectionSpace, check_fallback, space_key
 from hpopt.transform import SpaceTransform
 
 __all__ = ["GPSampler"]
@@ -88,7 +88,7 @@ class _Model:
         self.fits: dict[str, tuple[np.ndarray, np.ndarray, GaussianProcess]] = {}
 
 
-class GPSampler(DerivedCaches, Sampler):
+class GPSampler(IntersectionSpace, DerivedCaches, Sampler):
     """Bayesian optimization with a Gaussian process and log expected improvement.
 
     Args:
@@ -156,16 +156,7 @@ class GPSampler(DerivedCaches, Sampler):
             f"deterministic_objective={self.deterministic_objective})"
         )
 
-
     # -- protocol -----------------------------------------------------------------------------------
-    def joint_space(self, history: History) -> dict[str, Distribution]:
-        """Parameters of every COMPLETE trial, with equal distributions."""
-        return self._inter.space(history, self._lock) or {}
-
-    def sample(self, history: History, trial: TrialInfo, name: str, distribution: Distribution) -> Any:
-        """A parameter outside the joint space: drawn by ``fallback_sampler``."""
-        return self.fallback_sampler.sample(history, trial, name, distribution)
-
     def sample_joint(
         self, history: History, trial: TrialInfo, space: Mapping[str, Distribution]
     ) -> dict[str, Any]:

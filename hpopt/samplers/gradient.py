@@ -100,7 +100,7 @@ from hpopt.distributions import Distribution, Float
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
 from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo
-from hpopt.samplers.replay import Intersection, check_fallback, space_key
+from hpopt.samplers.replay import Intersection, IntersectionSpace, check_fallback, space_key
 from hpopt.transform import SpaceTransform
 
 __all__ = ["GradientSampler"]
@@ -217,7 +217,7 @@ class _Plan:
         self.k, self.x, self.point, self.role = k, x, point, role
 
 
-class GradientSampler(DerivedCaches, Sampler):
+class GradientSampler(IntersectionSpace, DerivedCaches, Sampler):
     """Projected Adam over the continuous parameters, with user, SPSA or finite-difference gradients.
 
     Args:
@@ -339,14 +339,6 @@ class GradientSampler(DerivedCaches, Sampler):
         return self.perturbation / (k + 1) ** self.perturbation_decay
 
     # -- sampler protocol ---------------------------------------------------------------------------
-    def joint_space(self, history: History) -> dict[str, Distribution]:
-        """Parameters of every COMPLETE trial, with equal distributions."""
-        return self._inter.space(history, self._lock) or {}
-
-    def sample(self, history: History, trial: TrialInfo, name: str, distribution: Distribution) -> Any:
-        """A parameter outside the joint space: drawn by ``fallback_sampler``."""
-        return self.fallback_sampler.sample(history, trial, name, distribution)
-
     def sample_joint(
         self, history: History, trial: TrialInfo, space: Mapping[str, Distribution]
     ) -> dict[str, Any]:

@@ -83,7 +83,25 @@ def order_key(t: FrozenTrial) -> tuple[float, int]:
     return (t.finished if t.finished is not None else math.inf, t.number)
 
 
-class ReplaySampler(DerivedCaches, Sampler):
+class IntersectionSpace:
+    """Mixin: the joint space is the parameters of every COMPLETE trial with equal distributions
+    (``self._inter``, an :class:`Intersection`, guarded by ``self._lock``); any other parameter is
+    drawn by ``self.fallback_sampler``."""
+
+    _inter: Intersection
+    _lock: Any
+    fallback_sampler: Sampler
+
+    def joint_space(self, history: History) -> dict[str, Distribution]:
+        """Parameters of every COMPLETE trial, with equal distributions."""
+        return self._inter.space(history, self._lock) or {}
+
+    def sample(self, history: History, trial: TrialInfo, name: str, distribution: Distribution) -> Any:
+        """A parameter outside the joint space: drawn by ``fallback_sampler``."""
+        return self.fallback_sampler.sample(history, trial, name, distribution)
+
+
+class ReplaySampler(IntersectionSpace, DerivedCaches, Sampler):
     """Base of samplers whose state is replayed from the finished trials (see the module doc)."""
 
     _derived = ("_runs", "_inter")
@@ -105,10 +123,6 @@ class ReplaySampler(DerivedCaches, Sampler):
         """The replayed run for ``space``, brought up to date with the history."""
         raise NotImplementedError
 
-    def joint_space(self, history: History) -> dict[str, Distribution]:
-        """Parameters of every COMPLETE trial, with equal distributions."""
-        return self._inter.space(history, self._lock) or {}
-
     def sample_joint(
         self, history: History, trial: TrialInfo, space: Mapping[str, Distribution]
     ) -> dict[str, Any]:
@@ -121,10 +135,6 @@ class ReplaySampler(DerivedCaches, Sampler):
         for name, c in zip(run.cat_names, cats.tolist()):
             out[name] = space[name].choices[c]
         return out
-
-    def sample(self, history: History, trial: TrialInfo, name: str, distribution: Distribution) -> Any:
-        """A parameter outside the joint space: drawn by ``fallback_sampler``."""
-        return self.fallback_sampler.sample(history, trial, name, distribution)
 
     def _replayed(
         self,
