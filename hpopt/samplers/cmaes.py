@@ -64,19 +64,19 @@ from typing import Any
 
 import numpy as np
 
-from hpopt.distributions import Categorical, Distribution, Float, Int
+from hpopt.distributions import Distribution, Float, Int
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
 from hpopt.samplers.base import History, Sampler
 from hpopt.samplers.cma_core import CMA, SEPARABLE_THRESHOLD, default_popsize
 from hpopt.samplers.replay import (
+    MixedSpace,
     ReplaySampler,
     check_fallback,
     order_key,
     positive,
     space_key,
 )
-from hpopt.transform import SpaceTransform
 
 __all__ = ["CmaEsSampler"]
 
@@ -87,16 +87,12 @@ _WS_ALPHA = 0.1  # WS-CMA-ES prior width in the unit box (Nomura et al. 2021)
 _WS_GAMMA = 0.1  # WS-CMA-ES fraction of the source trials taken as promising
 
 
-class _Run:
+class _Run(MixedSpace):
     """The replayed state for one search space: the current CMA plus restart bookkeeping."""
 
     def __init__(self, sampler: CmaEsSampler, space: Mapping[str, Distribution]) -> None:
-        self.space = dict(space)
-        self.num_names = [k for k, d in space.items() if not isinstance(d, Categorical)]
-        self.cat_names = [k for k, d in space.items() if isinstance(d, Categorical)]
-        self.tf = SpaceTransform({k: space[k] for k in self.num_names})
+        super().__init__(space)
         self.thresholds = [_thresholds(space[k]) for k in self.num_names]
-        self.cat_sizes = [len(space[k].choices) for k in self.cat_names]  # type: ignore[union-attr]
         self.s = sampler
         n_all = len(self.num_names) + len(self.cat_names)
         self.base_popsize = sampler.popsize or default_popsize(n_all)

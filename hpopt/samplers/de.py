@@ -43,12 +43,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from hpopt.distributions import Categorical, Distribution
+from hpopt.distributions import Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
 from hpopt.samplers.base import History, Sampler
-from hpopt.samplers.replay import ReplaySampler, check_fallback, order_key, positive
-from hpopt.transform import SpaceTransform
+from hpopt.samplers.replay import MixedSpace, ReplaySampler, check_fallback, order_key, positive
 
 __all__ = ["DESampler"]
 
@@ -59,16 +58,12 @@ _MAX_F_DRAWS = 32  # Cauchy redraws of a non-positive F before using the memory 
 _ARCHIVE_STREAM = 2
 
 
-class _Run:
+class _Run(MixedSpace):
     """The replayed population for one search space."""
 
     def __init__(self, s: DESampler, space: Mapping[str, Distribution]) -> None:
+        super().__init__(space)
         self.s = s
-        self.space = dict(space)
-        self.num_names = [k for k, d in space.items() if not isinstance(d, Categorical)]
-        self.cat_names = [k for k, d in space.items() if isinstance(d, Categorical)]
-        self.tf = SpaceTransform({k: space[k] for k in self.num_names})
-        self.cat_sizes = np.array([len(space[k].choices) for k in self.cat_names], dtype=int)  # type: ignore[union-attr]
         n, m, np_ = len(self.num_names), len(self.cat_names), s.popsize or _default_popsize(len(space))
         self.np = np_
         self.x = np.zeros((np_, n))

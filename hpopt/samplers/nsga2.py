@@ -36,12 +36,11 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from hpopt.distributions import Categorical, Distribution
+from hpopt.distributions import Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
 from hpopt.samplers.base import History, Sampler
-from hpopt.samplers.replay import ReplaySampler, check_fallback, order_key, positive
-from hpopt.transform import SpaceTransform
+from hpopt.samplers.replay import MixedSpace, ReplaySampler, check_fallback, order_key, positive
 
 __all__ = ["NSGAIISampler", "nondominated_ranks", "crowding_distance"]
 
@@ -92,16 +91,12 @@ def crowding_distance(f: np.ndarray) -> np.ndarray:
     return dist
 
 
-class _Run:
+class _Run(MixedSpace):
     """The replayed parent population for one search space."""
 
     def __init__(self, s: NSGAIISampler, space: Mapping[str, Distribution]) -> None:
+        super().__init__(space)
         self.s = s
-        self.space = dict(space)
-        self.num_names = [k for k, d in space.items() if not isinstance(d, Categorical)]
-        self.cat_names = [k for k, d in space.items() if isinstance(d, Categorical)]
-        self.tf = SpaceTransform({k: space[k] for k in self.num_names})
-        self.cat_sizes = np.array([len(space[k].choices) for k in self.cat_names], dtype=int)  # type: ignore[union-attr]
         self.parents: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self.rank = np.zeros(0, dtype=int)
         self.crowd = np.zeros(0)

@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from hpopt.distributions import Distribution
+from hpopt.distributions import Categorical, Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo
 from hpopt.samplers.random import RandomSampler
+from hpopt.transform import SpaceTransform
 
 __all__ = [
     "ReplaySampler", "Intersection", "check_fallback", "positive", "space_key", "order_key",
@@ -81,6 +82,19 @@ def space_key(space: Mapping[str, Distribution]) -> tuple[tuple[str, Distributio
 
 def order_key(t: FrozenTrial) -> tuple[float, int]:
     return (t.finished if t.finished is not None else math.inf, t.number)
+
+
+class MixedSpace:
+    """A search space split for the population samplers: numeric parameters as unit-box columns
+    (``tf``, over ``num_names``) and categorical ones as choice indices (``cat_names``, with
+    ``cat_sizes`` choices each)."""
+
+    def __init__(self, space: Mapping[str, Distribution]) -> None:
+        self.space = dict(space)
+        self.num_names = [k for k, d in space.items() if not isinstance(d, Categorical)]
+        self.cat_names = [k for k, d in space.items() if isinstance(d, Categorical)]
+        self.tf = SpaceTransform({k: space[k] for k in self.num_names})
+        self.cat_sizes = np.array([len(space[k].choices) for k in self.cat_names], dtype=int)  # type: ignore[union-attr]
 
 
 class IntersectionSpace:
