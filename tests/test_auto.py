@@ -32,9 +32,23 @@ def test_conformance_with_a_budget() -> None:
 
 
 # -- the rules as a pure function ------------------------------------------------------------------
-def test_empty_history_starts_with_tpe() -> None:
-    assert _decide(n_finished=0).name == "tpe"
-    assert _decide(space={}).name == "tpe"
+def test_empty_history_starts_with_the_gp_for_one_objective() -> None:
+    assert _decide(n_finished=0).name == "gp"
+    assert _decide(space={}).name == "gp"
+    assert "no finished trial" in _decide(n_finished=0).reason
+
+
+def test_empty_history_starts_with_tpe_without_gp_or_with_several_objectives() -> None:
+    assert _decide(n_finished=0, gp_available=False).name == "tpe"
+    assert _decide(n_finished=0, n_objectives=2).name == "tpe"
+
+
+def test_first_trials_equal_the_gp_samplers_on_a_small_numeric_space() -> None:
+    from hpopt.samplers.gp import GPSampler
+
+    a = _run(AutoSampler(seed=5), _quadratic, 12)
+    g = _run(GPSampler(seed=5), _quadratic, 12)
+    assert [t.params for t in a.trials] == [t.params for t in g.trials]
 
 
 def test_small_numeric_space_uses_gp_early() -> None:
@@ -82,9 +96,11 @@ def test_multi_objective() -> None:
 
 
 def test_large_spaces_tpe_then_cmaes() -> None:
-    big = {f"x{i}": Float(0, 1) for i in range(30)}
-    assert _decide(space=big, n_finished=100).name == "tpe"  # 30 > GP_MAX_DIM; 100 < 10 * 30
-    assert _decide(space=big, n_finished=300).name == "cmaes"
+    big = {f"x{i}": Float(0, 1) for i in range(auto.GP_MAX_DIM + 10)}
+    d = len(big)
+    assert _decide(space=big, n_finished=100).name == "tpe"  # > GP_MAX_DIM; 100 < 10 * d
+    assert _decide(space=big, n_finished=10 * d).name == "cmaes"
+    assert _decide(space=dict(list(big.items())[:auto.GP_MAX_DIM]), n_finished=100).name == "gp"
     big["c"] = Categorical(["a", "b"])
     assert _decide(space=big, n_finished=5000).name == "tpe"
 
@@ -113,7 +129,7 @@ def test_notes_recorded_and_conditional_space_goes_to_tpe() -> None:
 
     study = _run(AutoSampler(seed=0), objective, 15)
     trials = study.trials
-    assert trials[0].system_attrs[SAMPLER_KEY] == "tpe"
+    assert trials[0].system_attrs[SAMPLER_KEY] == "gp"
     assert "no finished trial" in trials[0].system_attrs[REASON_KEY]
     # conditionality shows once both branches have completed; from then on: TPE
     both = next(i for i, t in enumerate(trials) if {p["kind"] for p in (u.params for u in trials[:i + 1])}
@@ -128,8 +144,8 @@ def test_small_continuous_space_goes_to_gp_when_available(monkeypatch: pytest.Mo
     if s._gp is None:
         pytest.skip("no gp sampler in this tree yet")
     study = _run(s, _quadratic, 6)
-    assert [t.system_attrs[SAMPLER_KEY] for t in study.trials] == ["tpe"] + ["gp"] * 5
-    assert "2 numeric parameters <= 16" in study.trials[-1].system_attrs[REASON_KEY]
+    assert [t.system_attrs[SAMPLER_KEY] for t in study.trials] == ["gp"] * 6
+    assert f"2 numeric parameters <= {auto.GP_MAX_DIM}" in study.trials[-1].system_attrs[REASON_KEY]
 
 
 def test_switch_logged_once_per_change(monkeypatch: pytest.MonkeyPatch, caplog) -> None:

@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import qmc
 
+from hpopt._blas import single_blas_thread
 from hpopt._checks import check_int
 from hpopt.distributions import Distribution
 from hpopt.records import FrozenTrial, TrialState
@@ -168,7 +169,8 @@ class GPSampler(IntersectionSpace, DerivedCaches, Sampler):
             done = [t for t in history.finished() if _holds(t, space)]
             if len(done) < self.n_startup_trials:
                 return model.tf.decode(self._sobol_point(model.tf.dim, trial.number))
-            x = self._propose(history, trial, model, space, done)
+            with single_blas_thread():
+                x = self._propose(history, trial, model, space, done)
             return model.tf.decode(x)
 
     # -- internals ----------------------------------------------------------------------------------
