@@ -128,6 +128,7 @@ def run(sampler: str, problem: str, seed: int) -> tuple[float, float]:
     if sampler == "hpopt:tpe":
         import hpopt
 
+        hpopt.log.set_verbosity("WARNING")  # no line per trial
         study = hpopt.create_study(sampler="tpe", seed=seed)
         study.optimize(func, n_trials=budget)
         best = study.best_value

@@ -1,9 +1,17 @@
-"""Held-out validation problems for TPE changes (issue 4): not the problems of RESULTS.md.
+"""Held-out validation problems for TPE changes (issue 4): not the problems of tpe_compare.py.
 
-Other shift/rotation seeds (7) and other dimensions (3-D, 8-D) of the continuous families, run
-through :func:`hpopt.benchmark.run`; prints the median final regret per sampler and problem.
+Other shift/rotation seeds and other dimensions of the continuous families than the compared
+problems, run through :func:`hpopt.benchmark.run`; prints the median final regret per sampler and
+problem. Four sets:
+
+* ``A`` (the first pass's set): shift seed 7, 3-D/5-D/8-D, 100 trials;
+* ``B``: shift seed 11, 4-D/6-D/8-D and Hartmann-3, 100 trials;
+* ``C``: shift seed 11, 10-D and 12-D, 300 trials (``--trials 300``);
+* ``D``: catalogue problems with mixed, conditional or noisy objectives (none of them is in
+  ``tpe_compare.py``; the first three are in the runner table of RESULTS.md), 100 trials.
 
     python benchmarks/tpe_heldout.py --samplers 'tpe,optuna:tpe' --seeds 6 --trials 100
+    python benchmarks/tpe_heldout.py --set C --samplers tpe --seeds 10 --trials 300
 """
 
 from __future__ import annotations
@@ -22,11 +30,35 @@ HELD_OUT = [
     ("styblinski-tang", 3, True), ("styblinski-tang", 8, True), ("rastrigin", 3, True),
     ("griewank", 5, True),
 ]
+HELD_OUT_B = [
+    ("sphere", 6, True), ("rosenbrock", 6, False), ("ackley", 4, True), ("levy", 6, True),
+    ("styblinski-tang", 4, False), ("styblinski-tang", 6, True), ("rastrigin", 4, True),
+    ("griewank", 8, True), ("levy", 4, False), ("sphere", 4, False),
+]
+HELD_OUT_C = [
+    ("sphere", 12, True), ("rosenbrock", 10, False), ("levy", 10, True), ("styblinski-tang", 10, True),
+    ("ackley", 12, True),
+]
+HELD_OUT_D = [  # catalogue problems, by name
+    "mixed-quadratic", "conditional-models", "conditional-layers", "noisy-branin", "noisy-hartmann6",
+    "noisy-sphere-5d-shifted",
+]
+SETS = {"A": (HELD_OUT, 7), "B": (HELD_OUT_B, 11), "C": (HELD_OUT_C, 11), "D": ([], 0)}
 
 
-def problems() -> list:
-    """The held-out problems (shift seed 7; rotated where marked)."""
-    return [continuous_problem(f, d, shift_seed=7, rotate=r) for f, d, r in HELD_OUT]
+def problems(which: str = "A") -> list:
+    """The held-out problems of one set (rotated where marked); set B adds Hartmann-3."""
+    if which == "D":
+        return list(HELD_OUT_D)
+    spec, seed = SETS[which]
+    out = [
+        continuous_problem(f, d, shift_seed=seed, rotate=r, name=None if which == "A" else
+                           f"{f}-{d}d-{'rotated' if r else 'shifted'}-s{seed}")
+        for f, d, r in spec
+    ]
+    if which == "B":
+        out.append(continuous_problem("hartmann3"))
+    return out
 
 
 def main() -> None:
@@ -36,8 +68,9 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=100)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--set", default="A", choices=sorted(SETS))
     a = ap.parse_args()
-    recs = run(a.samplers, problems(), a.trials, a.seeds, n_jobs=a.jobs, out=a.out)
+    recs = run(a.samplers, problems(a.set), a.trials, a.seeds, n_jobs=a.jobs, out=a.out)
     table: dict = {}
     for r in recs:
         reg = r.get("regret") or [np.inf]

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hpopt import Categorical, Float, Int
+from hpopt.samplers import parzen
 from hpopt.samplers.parzen import CAT, CONT, DISC, FIXED, Box, ParzenEstimator
 
 MIXED = {
@@ -284,3 +285,16 @@ class TestNeighbourBandwidth:
         pe = ParzenEstimator(box, obs, weights=np.array([0.1, 1.0]))
         lo, hi = pe.log_pdf(obs)
         assert hi > lo + 0.5  # equal weights give equal values (symmetric layout)
+
+
+class TestGather:
+    @pytest.mark.parametrize("n_rows", [3, 24])  # fewer table rows than candidates, and as many
+    def test_equals_fancy_indexing(self, n_rows):
+        """Both gather orders give ``table[rows[:, None], cols[None, :]]``."""
+        rng = np.random.default_rng(0)
+        table = rng.random((n_rows, 50))
+        rows = rng.integers(0, n_rows, 24)
+        cols = rng.integers(0, 50, 300)
+        np.testing.assert_array_equal(
+            parzen._gather(table, rows, cols), table[rows[:, None], cols[None, :]]
+        )

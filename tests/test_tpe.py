@@ -72,6 +72,7 @@ class TestSettings:
             ({"prior_weight": 0.0}, "prior_weight"),
             ({"max_good": 0}, "max_good"),
             ({"bad_bandwidth": "silverman"}, "bad_bandwidth"),
+            ({"good_weights": "ei"}, "good_weights"),
         ],
     )
     def test_invalid_values_refused(self, kw, word):
@@ -132,7 +133,10 @@ class TestRanking:
         assert w.size == 40 and w[0] == pytest.approx(1 / 40) and np.all(w[-25:] == 1.0)
         assert np.all(np.diff(w) >= 0)
         np.testing.assert_array_equal(tpe._forget_weights(10), np.ones(10))
-        study = hpopt.create_study(sampler=TPESampler(seed=0, n_startup_trials=0))
+        # uniform good weights, so that the good model's equal weights can be checked too
+        study = hpopt.create_study(
+            sampler=TPESampler(seed=0, n_startup_trials=0, good_weights="uniform")
+        )
         _tell_x(study, np.random.default_rng(0).random(60))
         seen = {}
         monkeypatch.setattr(
@@ -143,6 +147,109 @@ class TestRanking:
         good, bad = seen["models"]
         w = np.exp(bad.log_w[:-1])
         assert bad.n == 54 and w[0] < w[-1] / 10 and good.log_w[0] == good.log_w[-2]
+
+
+def _good_model(study, space=None):
+    """The good estimator of the next ask (recorded from ``_pick``)."""
+    seen = {}
+    real = TPESampler._pick
+
+    def pick(self, box, cand, score, taken, models, rng):
+        seen.setdefault("models", models)
+        return real(self, box, cand, score, taken, models, rng)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(TPESampler, "_pick", pick)
+    try:
+        study.ask(space or {"x": Float(0.0, 1.0)})
+    finally:
+        mp.undo()
+    return seen["models"][0]
+
+
+class TestGoodWeights:
+    def test_formula(self):
+        """Good row i weighs ``y* - y_i`` (``y*``: best COMPLETE value outside the group), mean 1."""
+        loss = np.array([5.0, 1.0, 3.0, 2.0, 9.0, 0.5])
+        good = np.array([False, True, False, True, False, True])
+        complete = np.ones(6, dtype=bool)
+        w = tpe._improvement_weights(loss, good, complete)
+        np.testing.assert_allclose(w, np.array([3 - 1.0, 3 - 2.0, 3 - 0.5]) * 3 / 5.5)
+        # a PRUNED row outside the good group does not set the threshold
+        complete[2] = False
+        np.testing.assert_allclose(
+            tpe._improvement_weights(loss, good, complete), np.array([4.0, 3.0, 4.5]) * 3 / 11.5
+        )
+        # every row good: the threshold is the worst good value (which then weighs 0)
+        everything = np.ones(6, dtype=bool)
+        w = tpe._improvement_weights(loss, everything, everything)
+        np.testing.assert_allclose(w, (9.0 - loss) * 6 / (9.0 * 6 - loss.sum()))
+
+    @pytest.mark.parametrize(
+        "loss, good, complete",
+        [
+            ([1.0, 1.0, 1.0], [True, True, False], [True, True, True]),  # all values tied
+            ([1.0, 1.5, 2.0], [True, True, False], [True, False, True]),  # a PRUNED good row
+            ([1.0, np.inf, 2.0], [True, True, False], [True, True, True]),  # non-finite
+            ([1.0, 2.0], [True, False], [True, True]),  # a single good row
+        ],
+    )
+    def test_undefined_gives_equal_weights(self, loss, good, complete):
+        """Where improvement is undefined the caller falls back to equal weights (None)."""
+        w = tpe._improvement_weights(np.array(loss), np.array(good), np.array(complete))
+        assert w is None
+
+    def test_good_model_is_weighted_by_improvement(self):
+        """The default good model's kernel weights are ``y* - y_i``, averaging the prior's 1."""
+        study = hpopt.create_study(sampler=TPESampler(seed=0, n_startup_trials=0, gamma=0.2))
+        xs = np.random.default_rng(4).random(20)
+        _tell_x(study, xs)  # objective = x
+        good = _good_model(study)
+        ys = np.sort(xs)
+        expected = (ys[4] - good.obs[:, 0]) * 4 / (4 * ys[4] - ys[:4].sum())
+        w = np.exp(good.log_w)
+        np.testing.assert_allclose(w[:-1] / w[-1], expected, rtol=1e-9)
+        np.testing.assert_allclose(np.sort(good.obs[:, 0]), ys[:4])
+
+    def test_uniform_setting_and_multi_objective_use_equal_weights(self):
+        """``good_weights="uniform"`` and several objectives keep equal kernel weights."""
+        xs = np.random.default_rng(4).random(20)
+        study = hpopt.create_study(
+            sampler=TPESampler(seed=0, n_startup_trials=0, gamma=0.2, good_weights="uniform")
+        )
+        _tell_x(study, xs)
+        w = np.exp(_good_model(study).log_w)
+        np.testing.assert_allclose(w, np.full(5, 0.2))
+        study = hpopt.create_study(
+            sampler=TPESampler(seed=0, n_startup_trials=0, gamma=0.2),
+            directions=["minimize", "minimize"],
+        )
+        for x in xs:
+            study.enqueue_trial({"x": x})
+            t = study.ask({"x": Float(0.0, 1.0)})
+            study.tell(t, [x, (x - 0.5) ** 2])
+        w = np.exp(_good_model(study).log_w)
+        np.testing.assert_allclose(w, np.full(w.size, 1.0 / w.size))
+
+    def test_candidates_concentrate_on_the_best_trial(self):
+        """Improvement weights draw more candidates from the best good trial than equal ones.
+
+        Four good trials far apart (x = 0.1, 0.4, 0.7, 0.95; values 0, 3, 3.5, 3.9), the best
+        bad value 4: weights in the ratios 40 : 10 : 5 : 1 against equal ones.
+        """
+        good_x, good_y = [0.1, 0.4, 0.7, 0.95], [0.0, 3.0, 3.5, 3.9]
+        bad_x = np.random.default_rng(5).random(16)
+        share = {}
+        for mode in ("uniform", "improvement"):
+            study = hpopt.create_study(
+                sampler=TPESampler(seed=0, n_startup_trials=0, gamma=0.2, good_weights=mode)
+            )
+            for x, y in [*zip(good_x, good_y), *zip(bad_x, 4.0 + bad_x)]:
+                study.enqueue_trial({"x": float(x)})
+                study.tell(study.ask({"x": Float(0.0, 1.0)}), y)
+            draws = _good_model(study).sample(np.random.default_rng(0), 4000)[:, 0]
+            share[mode] = float(np.mean(np.abs(draws - 0.1) < 0.1))
+        assert share["improvement"] > 1.5 * share["uniform"]
 
 
 class TestSplit:

@@ -12,9 +12,9 @@ or choice) is mapped onto ``[0, 1]``. One column per parameter, of one of four k
 * fixed (a single possible value): ignored by the model.
 
 The estimator is ``p(x) = sum_j w_j k_j(x) + w_0 p_0(x)`` with equal weights on the observations
-(or the caller's, e.g. TPE's forgetting of old bad trials) and ``p_0`` the uniform prior over
-the box (Watanabe 2023, "prior" component), which keeps the density positive everywhere and sane
-with one or two observations.
+(or the caller's, e.g. TPE's forgetting of old bad trials and improvement weights of good ones)
+and ``p_0`` the uniform prior over the box (Watanabe 2023, "prior" component), which keeps the
+density positive everywhere and sane with one or two observations.
 
 Bandwidth (per column, shared by all kernels): the normal-reference rule in ``d`` dimensions
 (Scott 1992; Silverman 1986), ``sigma = factor * (4 / (d + 2)) ** (1 / (d + 4)) * s *
@@ -280,10 +280,8 @@ class ParzenEstimator:
         ncont = box.cont.size
         # per observation and numeric column: the kernels' bandwidths
         self.sig_obs = np.broadcast_to(self.sigma, (n, num.size)).copy()
-        self._shared = True  # one bandwidth per column for all observations
         if neighbour and n and ncont and bandwidth is None:
             self.sig_obs[:, :ncont] = _neighbour_bandwidths(self.obs[:, box.cont], bandwidth_factor)
-            self._shared = False
         if n:
             mu = self.obs[:, num]
             # log of each kernel's mass inside [0, 1] (truncation normalizer), per observation
@@ -294,13 +292,17 @@ class ParzenEstimator:
             self._obs_cat = np.clip(np.floor(self.obs[:, box.cat] * k), 0, k - 1).astype(np.int64)
             # discrete columns: distinct observed values and each observation's one among them
             self._disc_uniq = _distinct_columns(self.obs, box)
-            # scaled by sqrt(1/2): the kernel's exponent is then minus a plain square
-            self._inv_sig = math.sqrt(0.5) / self.sig_obs[:, :ncont]
-            self._mu_scaled = self.obs[:, box.cont] * self._inv_sig
+            # continuous exponents, expanded so that all columns are one matrix product:
+            # sum_j (u_j q_ij - m_ij)^2 = sum_j u_j^2 q_ij^2 - 2 u_j q_ij m_ij + m_ij^2, with
+            # q = sqrt(1/2) / sigma and m = mu * q (the kernel's exponent is minus that sum)
+            q = math.sqrt(0.5) / self.sig_obs[:, :ncont]
+            m = self.obs[:, box.cont] * q
+            self._quad = np.concatenate([q * q, -2.0 * q * m], axis=1)  # (n, 2 * ncont)
             self._joint_const = (
                 -self._log_z.sum(axis=1)
                 - np.log(self.sig_obs[:, :ncont]).sum(axis=1)
                 - ncont * _LOG_SQRT_2PI
+                - (m * m).sum(axis=1)
                 + self.log_w[:-1]  # the mixture weights, folded in once
             )
 
@@ -355,24 +357,18 @@ class ParzenEstimator:
     def _joint_log_kernels(self, u: np.ndarray) -> np.ndarray:
         """``(c, n)`` weighted log product-kernel values (multivariate estimator), built in place.
 
-        Per observation constants (normalizers) are added once; continuous columns add their
-        squared scaled distances; discrete and categorical ones gather from small tables of
-        distinct values.
+        Per observation constants (normalizers) are added once; the continuous columns' squared
+        scaled distances are one matrix product (see ``__init__``); discrete and categorical
+        columns gather from small tables of distinct values.
         """
         box = self.box
         total = np.empty((u.shape[0], self.n))
-        total[:] = self._joint_const
         if box.cont.size:
-            buf = np.empty_like(total)
-            us = u[:, box.cont] * self._inv_sig[0] if self._shared else None
-            for j, c in enumerate(box.cont):
-                if us is not None:
-                    np.subtract(us[:, j, None], self._mu_scaled[None, :, j], out=buf)
-                else:
-                    np.multiply(u[:, c, None], self._inv_sig[None, :, j], out=buf)
-                    buf -= self._mu_scaled[None, :, j]
-                np.multiply(buf, buf, out=buf)
-                total -= buf
+            uc = u[:, box.cont]
+            np.matmul(np.concatenate([uc * uc, uc], axis=1), self._quad.T, out=total)
+            np.subtract(self._joint_const, total, out=total)
+        else:
+            total[:] = self._joint_const
         if box.disc.size:
             a, b = box.cells(u)
             for j in range(box.disc.size):
@@ -531,6 +527,12 @@ def _distinct_columns(obs: np.ndarray, box: Box) -> list[tuple[np.ndarray, np.nd
 
 
 def _gather(table: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``table[rows[:, None], cols[None, :]]``, as a column take then a row take (much faster
-    than broadcast fancy indexing when ``table`` has few rows)."""
-    return np.take(table, cols, axis=1)[rows]
+    """``table[rows[:, None], cols[None, :]]``, without broadcast fancy indexing (slow).
+
+    A table with few rows (fewer distinct candidate values than candidates, e.g. a categorical)
+    is gathered along its columns first and its rows are then copied out; otherwise the
+    candidates' rows are taken first (small) and gathered along the columns once.
+    """
+    if 10 * table.shape[0] < 7 * rows.size:
+        return np.take(table, cols, axis=1)[rows]
+    return np.take(table[rows], cols, axis=1)
