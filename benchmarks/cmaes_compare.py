@@ -4,6 +4,9 @@ Usage:
     python benchmarks/cmaes_compare.py --trials 300 --seeds 10 --jobs 2 \
         --out benchmarks/cmaes_results_300.jsonl
 
+Add seeds to a table with ``--first-seed`` (e.g. ``--seeds 20 --first-seed 10``); the table uses
+every seed in ``--out`` for that budget unless ``--table-seeds N`` keeps seeds ``0..N-1``.
+
 Prints, per problem, the median final regret of each sampler over the seeds, whether hpopt's is
 no worse than the better peer's, and the mean sampler time per trial. Runs already in ``--out``
 are skipped, so an interrupted run resumes.
@@ -28,7 +31,9 @@ PROBLEMS = [
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=300)
-    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--seeds", type=int, default=10, help="number of seeds to run (0: only tabulate)")
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="run seeds first-seed .. first-seed + seeds - 1 (to add seeds to a table)")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--samplers", default=",".join(SAMPLERS))
     ap.add_argument("--problems", default=",".join(PROBLEMS))
@@ -38,8 +43,8 @@ def main() -> None:
     args = ap.parse_args()
     samplers, problems = args.samplers.split(","), args.problems.split(",")
     if args.seeds > 0:
-        run(samplers, problems, n_trials=args.trials, seeds=args.seeds, n_jobs=args.jobs,
-            out=args.out)
+        seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+        run(samplers, problems, n_trials=args.trials, seeds=seeds, n_jobs=args.jobs, out=args.out)
     regret: dict[tuple[str, str], list[float]] = defaultdict(list)
     secs: dict[str, list[float]] = defaultdict(list)
     for r in load_results(args.out):

@@ -12,6 +12,9 @@ import hpopt
 from hpopt.samplers.base import Sampler
 from hpopt.samplers.cma_core import CMA
 from hpopt.samplers.cmaes import CmaEsSampler
+from hpopt.samplers.de import DESampler
+from hpopt.samplers.random import RandomSampler
+from hpopt.samplers.tpe import TPESampler
 
 SPACE = {
     "x": hpopt.Float(-5, 5),
@@ -219,6 +222,72 @@ def test_define_by_run_uses_the_given_fallback_for_other_parameters():
     assert study.best_value < 0.5
 
 
+def _branchy(trial) -> float:
+    """A conditional objective: the branch ``a`` owns ``u``, which only ``a`` trials have."""
+    kind = trial.suggest_categorical("kind", ["a", "b"])
+    if kind == "a":
+        return (trial.suggest_float("u", -10, 10) - 3.0) ** 2
+    return 30.0 + trial.suggest_float("v", 0, 1)
+
+
+def _branch_error(sampler: Sampler, n: int = 80) -> float:
+    study = hpopt.create_study(sampler=sampler)
+    study.optimize(_branchy, n_trials=n)
+    us = [t.params["u"] for t in study.trials if "u" in t.params][-15:]
+    return float(np.median(np.abs(np.array(us) - 3.0)))
+
+
+@pytest.mark.parametrize("make", [CmaEsSampler, DESampler])
+def test_default_fallback_models_conditional_parameters(make):
+    """By default parameters outside the joint space are drawn by TPE from the trials that have
+    them, so a branch parameter concentrates near its optimum; a random fallback does not."""
+    assert isinstance(make(seed=0).fallback_sampler, TPESampler)
+    tpe = _branch_error(make(seed=0))
+    rand = _branch_error(make(seed=0, fallback_sampler=RandomSampler(seed=0)))
+    assert tpe < 2.0 < rand
+
+
+@pytest.mark.parametrize("make", [CmaEsSampler, DESampler])
+def test_fallback_samples_each_taken_branch_jointly(make):
+    """A conditional group (the parameters the same trials have) reaches the fallback's
+    ``sample_joint`` whole, once per trial that takes the branch, and never the intersection's
+    ``kind``; a parameter no COMPLETE trial has yet goes to ``sample``. The user's choice holds."""
+    groups: list[tuple[int, list[str]]] = []
+    singles: list[str] = []
+
+    class Recorder(Sampler):
+        def sample_joint(self, history, trial, space):
+            groups.append((trial.number, sorted(space)))
+            return {k: d.from_internal(d.internal_bounds[0]) for k, d in space.items()}
+
+        def sample(self, history, trial, name, distribution):
+            singles.append(name)
+            return distribution.from_internal(distribution.internal_bounds[1])
+
+    def objective(trial):
+        if trial.suggest_categorical("kind", ["a", "b"]) == "a":
+            return trial.suggest_float("u", -10, 10) ** 2 + trial.suggest_float("w", 0, 1)
+        return trial.suggest_int("v", 0, 5) + trial.suggest_float("z", 0, 1)
+
+    study = hpopt.create_study(sampler=make(seed=0, fallback_sampler=Recorder()))
+    study.optimize(objective, n_trials=30)
+    assert "kind" not in singles[1:] and not any("kind" in g for _, g in groups)
+    by_trial = {n: g for n, g in groups}
+    assert len(by_trial) == len(groups)  # one group per trial: only the branch it takes
+    for t in study.trials[1:]:
+        branch = ["u", "w"] if "u" in t.params else ["v", "z"]
+        before = [set(o.params) for o in study.trials[: t.number]]
+        if set(branch) <= set.intersection(*before):  # every trial so far took it: CMA's
+            assert t.number not in by_trial
+        elif any(branch[0] in p for p in before):  # a known group: sampled jointly (lower bounds)
+            assert by_trial[t.number] == branch
+            assert t.params[branch[0]] == (-10 if branch[0] == "u" else 0)
+            assert t.params[branch[1]] == 0
+        else:  # first time: each parameter alone
+            assert t.number not in by_trial and set(branch) <= set(singles)
+    assert groups  # the joint path was exercised
+
+
 def test_warm_start_from_good_trials():
     """WS-CMA-ES starts near the source study's best region; another space is refused clearly."""
     src = hpopt.create_study(sampler="random", seed=0)
@@ -286,3 +355,11 @@ def test_x0_sets_the_initial_mean():
     study = hpopt.create_study(sampler=sampler)
     t = study.ask(SPACE)
     assert abs(t.params["x"] - 4.0) < 0.5 and t.params["n"] in (1, 2, 3)
+
+
+def test_default_sigma0_covers_the_box_within_three_sigma():
+    """Hansen's rule: from the box centre, mean +- 3 sigma0 spans the unit box."""
+    sampler = CmaEsSampler(seed=0)
+    assert 0.5 - 3 * sampler.sigma0 == pytest.approx(0.0)
+    run = sampler._new_run({"x": hpopt.Float(-5, 5)})
+    assert run.cma.sigma == pytest.approx(1 / 6)

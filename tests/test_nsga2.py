@@ -117,3 +117,18 @@ def test_bad_settings_are_refused(settings, error):
     """Invalid settings raise at construction with a message naming the setting."""
     with pytest.raises(error, match=next(iter(settings))):
         NSGAIISampler(**settings)
+
+
+@pytest.mark.parametrize("popsize", [2, 3, 4, 10])
+def test_parents_of_a_child_always_differ(popsize):
+    """Deb's tournaments among four distinct members: a child never has one parent twice, even
+    when one member dominates all others (it would win both independent tournaments)."""
+    sampler = NSGAIISampler(seed=0, popsize=popsize)
+    study = hpopt.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    _run(study, 2 * popsize)
+    run = sampler.state(study._history, SPACE)
+    run.rank = np.r_[0, np.ones(popsize - 1, dtype=int)]  # member 0 dominates all the others
+    rng = np.random.default_rng(1)
+    pairs = np.array([run._parents(rng) for _ in range(300)])
+    assert (pairs[:, 0] != pairs[:, 1]).all()
+    assert (pairs == 0).any(axis=1).mean() > min(0.9, 4 / popsize) - 0.1  # 0 wins when drawn

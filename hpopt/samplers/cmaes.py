@@ -28,11 +28,15 @@ The replay is cached per search space and advanced incrementally as trials finis
 costs the new trials only (a trial finishing "in the past" of the replayed order triggers a full,
 still deterministic, replay).
 
-**Search space.** ``ask(space)`` optimizes ``space``. In define-by-run the joint space is the
+**Search space.** ``ask(space)`` optimizes ``space``. In define-by-run CMA-ES models the
 intersection of the parameters of all COMPLETE trials (with equal distributions), or the warm
-start's space before any trial completed. Parameters outside it are sampled by
-``fallback_sampler`` — hpopt's :class:`~hpopt.samplers.random.RandomSampler` with the same seed
-unless you pass another one; this is the documented behaviour, not a silent degradation.
+start's space before any trial completed. Parameters outside it (the branches of a conditional
+space) belong to ``fallback_sampler``: by default hpopt's
+:class:`~hpopt.samplers.tpe.TPESampler` with the same seed, which models each conditional group
+from the trials that have it, so those parameters are optimized too rather than drawn at random.
+A branch's parameters are sampled together, when the trial suggests the first of them (see
+:class:`~hpopt.samplers.replay.GroupedFallback`); pass ``fallback_sampler=RandomSampler(...)``
+(or any sampler) to choose otherwise.
 
 **Encodings.** Numeric parameters live in the unit box of :class:`hpopt.SpaceTransform` (log scale
 for ``log=True``, equal cells for integers and steps, handled with a margin). Categorical
@@ -70,6 +74,7 @@ from hpopt.rng import resolve_seed, trial_rng
 from hpopt.samplers.base import History, Sampler
 from hpopt.samplers.cma_core import CMA, SEPARABLE_THRESHOLD, default_popsize
 from hpopt.samplers.replay import (
+    GroupedFallback,
     MixedSpace,
     ReplaySampler,
     check_fallback,
@@ -77,6 +82,7 @@ from hpopt.samplers.replay import (
     positive,
     space_key,
 )
+from hpopt.samplers.tpe import TPESampler
 
 __all__ = ["CmaEsSampler"]
 
@@ -85,6 +91,8 @@ _MATCH_TOL = 1e-9  # unit-box tolerance when recognising a redrawn candidate
 _RESTART_STREAM = 1  # trial_rng stream for a restart's random choices
 _WS_ALPHA = 0.1  # WS-CMA-ES prior width in the unit box (Nomura et al. 2021)
 _WS_GAMMA = 0.1  # WS-CMA-ES fraction of the source trials taken as promising
+#: Initial step size in the unit box: the optimum within mean +- 3 sigma0 (Hansen 2016, tutorial).
+DEFAULT_SIGMA0 = 1.0 / 6.0
 
 
 class _Run(MixedSpace):
@@ -236,12 +244,14 @@ def _thresholds(dist: Distribution) -> np.ndarray | None:
     return (inner - lo) / (hi - lo)
 
 
-class CmaEsSampler(ReplaySampler):
+class CmaEsSampler(GroupedFallback, ReplaySampler):
     """CMA-ES with IPOP/BIPOP restarts, integer margins, joint categoricals and warm start.
 
     Args:
         seed: An int, a numpy Generator or None (fresh entropy).
-        sigma0: Initial step size in the unit box (``> 0``).
+        sigma0: Initial step size in the unit box (``> 0``); default ``1 / 6``, Hansen's rule
+            (tutorial, 2016) that the optimum should lie within ``mean +- 3 sigma0``: from the
+            box centre, ``3 sigma0`` spans half the box. Restarts start from it too.
         popsize: Population size (``>= 2``); default ``4 + floor(3 ln n)``.
         x0: Initial mean as a parameter dict (numeric parameters); default: the box centre.
         restart: ``"bipop"`` (default), ``"ipop"`` or None (no restarts).
@@ -252,8 +262,8 @@ class CmaEsSampler(ReplaySampler):
         tolfun: Stagnation when best values vary less than this over the recent generations.
         tolx: Stagnation when every continuous coordinate's step is below ``tolx`` (unit box).
         warm_start_trials: COMPLETE trials of an earlier study on the same space (WS-CMA-ES).
-        fallback_sampler: Samples parameters outside the joint space (define-by-run); default
-            :class:`~hpopt.samplers.random.RandomSampler` with the same seed.
+        fallback_sampler: Samples parameters outside the intersection (define-by-run); default
+            :class:`~hpopt.samplers.tpe.TPESampler` with the same seed.
 
     Raises:
         TypeError, ValueError: An invalid setting, naming it.
@@ -273,7 +283,7 @@ class CmaEsSampler(ReplaySampler):
         self,
         *,
         seed: int | np.random.Generator | None = None,
-        sigma0: float = 0.2,
+        sigma0: float = DEFAULT_SIGMA0,
         popsize: int | None = None,
         x0: Mapping[str, Any] | None = None,
         restart: str | None = "bipop",
@@ -313,9 +323,12 @@ class CmaEsSampler(ReplaySampler):
         self.tolx = positive("tolx", tolx)
         self.x0 = dict(x0) if x0 is not None else None
         self.warm_start_trials = self._check_warm(warm_start_trials)
-        self.fallback_sampler = check_fallback(fallback_sampler, self.seed)
+        self.fallback_sampler = check_fallback(
+            TPESampler(seed=self.seed) if fallback_sampler is None else fallback_sampler, self.seed
+        )
         self._maximize = False
         self._init_replay()
+        self._init_groups()
 
     @staticmethod
     def _check_warm(trials: Sequence[FrozenTrial] | None) -> list[FrozenTrial] | None:

@@ -22,7 +22,9 @@ replayed in finish order; a trial whose redrawn candidate (from ``trial_rng(seed
 current state) decodes to its parameters was drawn by the current state, so its ``F``/``CR`` are
 known and count for the memory; any other trial (late finisher, enqueued, fallback) still competes
 with its target but teaches the memory nothing. FAIL and PRUNED trials are skipped. Parameters
-outside the joint space go to ``fallback_sampler`` (default: RandomSampler with the same seed).
+outside the intersection of the COMPLETE trials' parameters go to ``fallback_sampler`` (default:
+:class:`~hpopt.samplers.tpe.TPESampler` with the same seed, which samples each conditional group
+jointly; see :class:`~hpopt.samplers.replay.GroupedFallback`).
 
 Example:
     >>> import hpopt
@@ -47,7 +49,15 @@ from hpopt.distributions import Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
 from hpopt.samplers.base import History, Sampler
-from hpopt.samplers.replay import MixedSpace, ReplaySampler, check_fallback, order_key, positive
+from hpopt.samplers.replay import (
+    GroupedFallback,
+    MixedSpace,
+    ReplaySampler,
+    check_fallback,
+    order_key,
+    positive,
+)
+from hpopt.samplers.tpe import TPESampler
 
 __all__ = ["DESampler"]
 
@@ -170,7 +180,7 @@ def _default_popsize(n_params: int) -> int:
     return int(min(max(5 * n_params, 10), 40))
 
 
-class DESampler(ReplaySampler):
+class DESampler(GroupedFallback, ReplaySampler):
     """Adaptive differential evolution (SHADE current-to-pbest/1 with archive) for mixed spaces.
 
     Args:
@@ -181,8 +191,8 @@ class DESampler(ReplaySampler):
         memory_size: Number of SHADE memory slots ``H`` (``>= 1``); default ``popsize``.
         init_f: Initial memory mean of the scale factor ``F`` (``0 < F <= 1``).
         init_cr: Initial memory mean of the crossover rate ``CR`` (``0 <= CR <= 1``).
-        fallback_sampler: Samples parameters outside the joint space (define-by-run); default
-            :class:`~hpopt.samplers.random.RandomSampler` with the same seed.
+        fallback_sampler: Samples parameters outside the intersection (define-by-run); default
+            :class:`~hpopt.samplers.tpe.TPESampler` with the same seed.
 
     Raises:
         TypeError, ValueError: An invalid setting, naming it.
@@ -232,9 +242,12 @@ class DESampler(ReplaySampler):
         if isinstance(init_cr, bool) or not isinstance(init_cr, (int, float)) or not 0 <= init_cr <= 1:
             raise ValueError(f"`0 <= init_cr <= 1` must hold, but got init_cr={init_cr!r}.")
         self.init_cr = float(init_cr)
-        self.fallback_sampler = check_fallback(fallback_sampler, self.seed)
+        self.fallback_sampler = check_fallback(
+            TPESampler(seed=self.seed) if fallback_sampler is None else fallback_sampler, self.seed
+        )
         self._maximize = False
         self._init_replay()
+        self._init_groups()
 
     def __repr__(self) -> str:
         return f"DESampler(seed={self.seed}, popsize={self.popsize}, p_best={self.p_best})"

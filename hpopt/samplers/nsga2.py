@@ -5,7 +5,8 @@
 * **Constraints** (Deb 2000): with ``constraints_func(trial) -> sequence of floats`` (``<= 0``
   means satisfied), a feasible trial beats an infeasible one, two infeasible ones compare by
   their total violation, and two feasible ones by Pareto dominance.
-* **Variation for mixed spaces:** parents are picked by binary tournaments (front, then crowding);
+* **Variation for mixed spaces:** two distinct parents are picked by binary tournaments (front,
+  then crowding) among four distinct members, as in Deb's reference code;
   numeric genes (unit box of :class:`hpopt.SpaceTransform`, integers rounded when decoded) get
   simulated binary crossover and polynomial mutation (Deb & Agrawal 1995); categorical genes get
   uniform crossover and, with the mutation probability, a uniformly drawn choice.
@@ -148,7 +149,7 @@ class _Run(MixedSpace):
             cats = np.minimum(np.floor(rng.random(m) * self.cat_sizes).astype(int), self.cat_sizes - 1)
             return rng.random(n), cats
         px, pc, _, _ = self.parents
-        a, b = self._tournament(rng), self._tournament(rng)
+        a, b = self._parents(rng)
         x, c = px[a].copy(), pc[a].copy()
         s = self.s
         if rng.random() < s.crossover_prob:
@@ -160,8 +161,24 @@ class _Run(MixedSpace):
         fresh = np.minimum(np.floor(rng.random(m) * self.cat_sizes).astype(int), self.cat_sizes - 1)
         return x, np.where(flip, fresh, c)
 
-    def _tournament(self, rng: np.random.Generator) -> int:
-        i, j = (int(v) for v in rng.integers(len(self.rank), size=2))
+    def _parents(self, rng: np.random.Generator) -> tuple[int, int]:
+        """Two distinct parents by binary crowded tournaments among four distinct members.
+
+        As in Deb's reference NSGA-II, the two tournaments are held between four different
+        members, so the parents always differ: a child is never a copy of a parent crossed with
+        itself (with tournaments drawn independently, the few non-dominated members of early
+        generations often won both). With fewer than four members the second parent is the
+        remaining member (popsize 2) or the third one (popsize 3).
+        """
+        n = len(self.rank)
+        idx = rng.permutation(n)[:4]
+        a = self._better(int(idx[0]), int(idx[1]))
+        if n >= 4:
+            return a, self._better(int(idx[2]), int(idx[3]))
+        return a, int(idx[2]) if n == 3 else int(idx[0] if a == idx[1] else idx[1])
+
+    def _better(self, i: int, j: int) -> int:
+        """The winner of a crowded tournament: lower front, then larger crowding distance."""
         if self.rank[i] != self.rank[j]:
             return i if self.rank[i] < self.rank[j] else j
         return i if self.crowd[i] >= self.crowd[j] else j

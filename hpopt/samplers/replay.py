@@ -26,7 +26,8 @@ from hpopt.samplers.random import RandomSampler
 from hpopt.transform import SpaceTransform
 
 __all__ = [
-    "ReplaySampler", "Intersection", "check_fallback", "positive", "space_key", "order_key",
+    "ReplaySampler", "Intersection", "GroupedFallback", "check_fallback", "positive", "space_key",
+    "order_key",
 ]
 
 #: Replayed runs kept per sampler (one per search space); the oldest is dropped beyond this.
@@ -175,3 +176,83 @@ class ReplaySampler(IntersectionSpace, DerivedCaches, Sampler):
             feed(run, new)
             run.version = version
             return run
+
+
+class _Membership:
+    """For each parameter, the COMPLETE trials that have it; updated incrementally."""
+
+    def __init__(self) -> None:
+        self.version = -1
+        self.seen: set[int] = set()
+        self.trials: dict[str, set[int]] = {}
+
+    def update(self, history: History) -> None:
+        version = history.version()
+        if version == self.version:
+            return
+        for t in history.finished():
+            if t.number in self.seen or t.state is not TrialState.COMPLETE:
+                continue
+            self.seen.add(t.number)
+            for name in t.params:
+                self.trials.setdefault(name, set()).add(t.number)
+        self.version = version
+
+
+class GroupedFallback:
+    """Mixin for the replay samplers: the fallback samples each conditional group jointly.
+
+    The sampler's own model covers the intersection of the COMPLETE trials' parameters (its joint
+    space); the parameters outside it (conditional branches) are the fallback's. When the trial
+    suggests the first parameter of a *group* — the parameters that the same COMPLETE trials have
+    (a branch of a conditional space) — the fallback samples the whole group with
+    ``sample_joint``, and the group's other parameters take those values when suggested. So a
+    model-based fallback such as TPE treats each branch as one multivariate problem, and only the
+    branches a trial takes are sampled. A parameter no COMPLETE trial has yet, or whose
+    distribution changed, is sampled alone with ``sample``; a fallback without a joint model
+    (``RandomSampler``) gives the plain per-parameter fallback.
+    """
+
+    fallback_sampler: Sampler
+    _derived = ("_runs", "_inter", "_members", "_group_values")
+    _GROUP_CACHE = 64  # trials whose group values are kept (several workers ask at once)
+
+    def _init_groups(self) -> None:
+        self._members = _Membership()
+        self._group_values: dict[tuple[int, str], dict[str, Any]] = {}
+
+    def _group(self, history: History, name: str, dist: Distribution) -> dict[str, Distribution]:
+        """``name`` and the parameters outside the intersection that the same trials have."""
+        inter = self._inter.space(history, self._lock) or {}  # type: ignore[attr-defined]
+        with self._lock:  # type: ignore[attr-defined]
+            self._members.update(history)
+            trials = self._members.trials
+            mine = trials.get(name)
+            if not mine:
+                return {name: dist}
+            names = [k for k, ts in trials.items() if k != name and k not in inter and ts == mine]
+        group = {name: dist}
+        for k in names:
+            known = history.known_distribution(k)
+            if known is not None:
+                group[k] = known
+        return group
+
+    def sample(self, history: History, trial: TrialInfo, name: str, distribution: Distribution) -> Any:
+        """A parameter outside the joint space: from its group's joint fallback sample."""
+        group = self._group(history, name, distribution)
+        if len(group) == 1:
+            return self.fallback_sampler.sample(history, trial, name, distribution)
+        key = (trial.number, "\x00".join(sorted(group)))
+        with self._lock:  # type: ignore[attr-defined]
+            values = self._group_values.get(key)
+        if values is None:
+            values = self.fallback_sampler.sample_joint(history, trial, group)
+            with self._lock:  # type: ignore[attr-defined]
+                if len(self._group_values) >= self._GROUP_CACHE:
+                    self._group_values.pop(next(iter(self._group_values)))
+                self._group_values[key] = values
+        value = values.get(name)
+        if value is None or not distribution.contains(value):
+            return self.fallback_sampler.sample(history, trial, name, distribution)
+        return value
