@@ -27,6 +27,7 @@ The storage battery (T1) lives in :mod:`hpopt.testing_storage` and the pruner ba
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -269,6 +270,22 @@ def sampler_checks(make_sampler: SamplerFactory) -> list[tuple[str, Check]]:
             _check_params(t.number, params, space)
             study.tell(t, _objective_value(params))
 
+    def extreme_ranges() -> None:
+        """Ranges as wide as floats allow (``hi - lo`` overflows) or tiny: values stay inside."""
+        study = _new_study(make_sampler)
+        big = sys.float_info.max
+        space = {
+            "wide": Float(-big, big),
+            "tiny": Float(1.0, 1.0 + 1e-12),
+            "far": Float(1e300, 1e301, log=True),
+            "x": Float(0.0, 1.0),
+        }
+        for i in range(20):
+            t = study.ask() if i % 2 else study.ask(space)
+            params = _suggest_all(t, space)
+            _check_params(t.number, params, space)
+            study.tell(t, math.tanh(params["wide"] / 1e307) ** 2 + params["x"])
+
     def reproducible_with_seed() -> None:
         """Two studies with the same seed give the same parameters, trial by trial."""
         runs = []
@@ -335,7 +352,7 @@ def sampler_checks(make_sampler: SamplerFactory) -> list[tuple[str, Check]]:
     checks = [
         values_in_distributions, static_space, conditional_space, empty_history,
         fail_and_pruned_history, only_failed_history, infinite_values_in_history,
-        running_trials_in_history, changed_ranges, reproducible_with_seed, multi_objective,
+        running_trials_in_history, changed_ranges, extreme_ranges, reproducible_with_seed, multi_objective,
         enqueued_trials_respected,
     ]
     return [(c.__name__, c) for c in checks]

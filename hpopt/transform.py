@@ -57,9 +57,16 @@ class SpaceTransform:
             discrete += [not (isinstance(dist, Float) and dist.step is None)] * width
             col += width
         self.dim = col
-        self._lo = np.array(lows, dtype=float)
-        self._span = np.array(highs, dtype=float) - self._lo
+        self._lo, self._span, self._sc = scaled_bounds(
+            np.array(lows, dtype=float), np.array(highs, dtype=float)
+        )
         self.discrete = np.array(discrete, dtype=bool)
+
+    @property
+    def span(self) -> np.ndarray:
+        """Width of each column's internal range (``inf`` where it exceeds the largest float)."""
+        with np.errstate(over="ignore"):
+            return self._span / self._sc
 
     def encode(self, params: Mapping[str, Any]) -> np.ndarray:
         """One parameter dict -> a vector in the unit box (cell centres for discrete values)."""
@@ -70,7 +77,7 @@ class SpaceTransform:
                 u[sl] = 0.0
                 u[sl.start + dist.index(params[name])] = 1.0  # type: ignore[union-attr]
                 continue
-            x = dist.to_internal(params[name])
+            x = dist.to_internal(params[name]) * self._sc[sl.start]
             span = self._span[sl.start]
             u[sl.start] = (x - self._lo[sl.start]) / span if span > 0 else 0.5
         return u
@@ -88,7 +95,7 @@ class SpaceTransform:
         Numeric parameters give their values (ints as integral floats); categoricals give indices.
         """
         u = np.atleast_2d(np.asarray(u, dtype=float))
-        x = self._lo + np.clip(u, 0.0, 1.0) * self._span
+        x = (self._lo + np.clip(u, 0.0, 1.0) * self._span) / self._sc
         out = {}
         for name, dist in self.space.items():
             sl = self.slices[name]
@@ -108,7 +115,7 @@ class SpaceTransform:
             if sl.stop - sl.start > 1:
                 out[:, sl] = np.eye(sl.stop - sl.start)[v]
                 continue
-            x = np.log(v) if getattr(dist, "log", False) else v.astype(float)
+            x = (np.log(v) if getattr(dist, "log", False) else v.astype(float)) * self._sc[sl.start]
             span = self._span[sl.start]
             out[:, sl.start] = (x - self._lo[sl.start]) / span if span > 0 else 0.5
         return out
@@ -149,3 +156,17 @@ def _snap(dist: Distribution, x: np.ndarray) -> np.ndarray:
     else:
         v = x
     return np.clip(v, dist.low, dist.high)
+
+
+def scaled_bounds(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column ``(lo * sc, hi * sc - lo * sc, sc)``: the unit-box origin and width, scaled.
+
+    ``sc`` is 1 unless ``hi - lo`` overflows (e.g. ``Float(-1e308, 1e308)``), then 0.5, which keeps
+    the width finite. Halving is exact in binary floating point, so ``u = (x sc - lo sc) / width``
+    and ``x = (lo sc + u width) / sc`` give the unscaled results wherever no overflow happens.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        width = hi - lo
+    sc = np.where(np.isfinite(width), 1.0, 0.5)
+    lo_s = lo * sc
+    return lo_s, hi * sc - lo_s, sc

@@ -148,7 +148,7 @@ class _Layout:
         self.held_names = [n for n in space if n not in self.cont]
         self.tf = SpaceTransform({n: space[n] for n in self.cont})
         self.d = len(self.cont)
-        self.span = self.tf._span.copy()
+        self.span = self.tf.span.copy()
         self.log = np.array([bool(space[n].log) for n in self.cont], dtype=bool)  # type: ignore[union-attr]
         x0 = sampler.x0 or {}
         for name, value in x0.items():

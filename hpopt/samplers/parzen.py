@@ -54,6 +54,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from hpopt.distributions import Categorical, Distribution, Float, Int
+from hpopt.transform import scaled_bounds
 
 __all__ = ["Box", "ParzenEstimator", "LiarMixture", "CONT", "DISC", "CAT", "FIXED"]
 
@@ -88,9 +89,10 @@ class Box:
         self.step = np.ones(d)  # grid step (linear discrete), in user units
         self.low = np.zeros(d)  # user-unit lower bound (discrete numeric)
         self.is_log = np.zeros(d, dtype=bool)
+        hi_all = np.zeros(d)
         for i, dist in enumerate(self.space.values()):
             lo, hi = dist.internal_bounds
-            self.lo[i], self.span[i] = lo, hi - lo
+            self.lo[i], hi_all[i] = lo, hi
             if dist.single():
                 self.kind[i], self.n_values[i] = FIXED, 1
             elif isinstance(dist, Categorical):
@@ -103,6 +105,7 @@ class Box:
                 else:
                     self.step[i] = float(dist.step)  # type: ignore[arg-type]
                     self.n_values[i] = int(round((dist.high - dist.low) / dist.step)) + 1
+        self.lo, self.span, self.sc = scaled_bounds(self.lo, hi_all)
         self.span[self.span <= 0] = 1.0
         self.cont = np.flatnonzero(self.kind == CONT)
         self.disc = np.flatnonzero(self.kind == DISC)
@@ -123,13 +126,13 @@ class Box:
         Values outside the current range (the range changed since they were observed) are
         clipped onto its edge.
         """
-        u = (np.asarray(x, dtype=float) - self.lo) / self.span
+        u = (np.asarray(x, dtype=float) * self.sc - self.lo) / self.span
         u[:, self.kind == FIXED] = 0.5
         return np.clip(u, 0.0, 1.0)
 
     def inside(self, x: np.ndarray) -> np.ndarray:
         """Which rows of ``(n, d)`` internal values lie inside the current box (a bool per row)."""
-        u = (np.asarray(x, dtype=float) - self.lo) / self.span
+        u = (np.asarray(x, dtype=float) * self.sc - self.lo) / self.span
         u[:, self.kind == FIXED] = 0.5
         return np.all((u >= -1e-9) & (u <= 1.0 + 1e-9), axis=1)
 
@@ -141,7 +144,7 @@ class Box:
             idx[:, self.cat] = np.clip(np.floor(u[:, self.cat] * k), 0, k - 1)
         if self.disc.size:
             c = self.disc
-            x = self.lo[c] + np.clip(u[:, c], 0.0, 1.0) * self.span[c]
+            x = (self.lo[c] + np.clip(u[:, c], 0.0, 1.0) * self.span[c]) / self.sc[c]
             lin = np.rint((x - self.low[c]) / self.step[c])
             logv = np.rint(np.exp(np.where(self.is_log[c], x, 0.0))) - self.low[c]
             idx[:, c] = np.clip(np.where(self.is_log[c], logv, lin), 0, self.n_values[c] - 1)
@@ -157,7 +160,7 @@ class Box:
             c = self.disc
             v = self.low[c] + idx[:, c] * np.where(self.is_log[c], 1.0, self.step[c])
             x = np.where(self.is_log[c], np.log(np.maximum(v, 0.5)), v)
-            out[:, c] = (x - self.lo[c]) / self.span[c]
+            out[:, c] = (x * self.sc[c] - self.lo[c]) / self.span[c]
         return out
 
     def snap(self, u: np.ndarray) -> np.ndarray:
@@ -171,12 +174,13 @@ class Box:
         Returned arrays have shape ``(n, len(disc))``; the cells of one column tile ``[0, 1]``.
         """
         c = self.disc
-        x = self.lo[c] + u[:, c] * self.span[c]
+        x = (self.lo[c] + u[:, c] * self.span[c]) / self.sc[c]
         half = 0.5 * self.step[c]
         v = np.rint(np.exp(np.where(self.is_log[c], x, 0.0)))
         a = np.where(self.is_log[c], np.log(np.maximum(v - 0.5, 1e-300)), x - half)
         b = np.where(self.is_log[c], np.log(v + 0.5), x + half)
-        return (a - self.lo[c]) / self.span[c], (b - self.lo[c]) / self.span[c]
+        lo, sc, span = self.lo[c], self.sc[c], self.span[c]
+        return (a * sc - lo) / span, (b * sc - lo) / span
 
     def keys(self, u: np.ndarray) -> np.ndarray | None:
         """One int64 per row identifying its discrete configuration (None if not all discrete)."""
@@ -207,7 +211,7 @@ class Box:
             elif self.kind[j] == FIXED:
                 out[name] = dist.choices[0] if isinstance(dist, Categorical) else dist.low
             else:
-                out[name] = dist.from_internal(float(self.lo[j] + u[j] * self.span[j]))
+                out[name] = dist.from_internal(float((self.lo[j] + u[j] * self.span[j]) / self.sc[j]))
         return out
 
 
