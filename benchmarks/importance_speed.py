@@ -77,7 +77,7 @@ def truth(n: int = 400_000, seed: int = 0) -> dict[str, float]:
 
 
 def build(n_trials: int, seed: int) -> hpopt.Study:
-    study = hpopt.create_study(seed=seed)
+    study = hpopt.create_study(sampler="random", seed=seed)
     for _ in range(n_trials):
         t = study.ask(SPACE)
         study.tell(t, objective(t.params))

@@ -51,7 +51,7 @@ def objective(p: dict) -> float:
 
 
 def single_study(n: int, seed: int, name: str) -> hpopt.Study:
-    s = hpopt.create_study(seed=seed, study_name=name)
+    s = hpopt.create_study(sampler="random", seed=seed, study_name=name)
     rng = np.random.default_rng(seed)
     for i in range(n):
         t = s.ask(SPACE)
@@ -70,7 +70,8 @@ def single_study(n: int, seed: int, name: str) -> hpopt.Study:
 
 
 def pareto_study(n: int, seed: int) -> hpopt.Study:
-    s = hpopt.create_study(seed=seed, study_name="pareto", directions=["minimize", "minimize"])
+    s = hpopt.create_study(sampler="random", seed=seed, study_name="pareto",
+                           directions=["minimize", "minimize"])
     for _ in range(n):
         t = s.ask({"a": hpopt.Float(0, 1), "b": hpopt.Float(0, 1)})
         a, b = t.params["a"], t.params["b"]
@@ -105,7 +106,7 @@ def main() -> None:
         "intermediate": lambda: PLOTS["intermediate"](main_study),
         "edf": lambda: PLOTS["edf"]([main_study, other]),
     }
-    small = hpopt.create_study(seed=0)
+    small = hpopt.create_study(sampler="random", seed=0)
     small.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=5)
     w0 = time.perf_counter()
     save(PLOTS["history"](small), os.path.join(out, "warmup.png"))

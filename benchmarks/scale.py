@@ -77,7 +77,7 @@ def _create(lib: str, url: str, name: str) -> None:
 def _open(lib: str, url: str, name: str, seed: int | None = None) -> tuple[Any, Callable[[], None]]:
     """A study handle and a one-trial function (ask, suggest, tell)."""
     if lib == "hpopt":
-        study = hpopt.load_study(name, url, seed=seed)
+        study = hpopt.load_study(name, url, seed=seed, sampler="random")
 
         def one() -> None:
             trial = study.ask()

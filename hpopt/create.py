@@ -23,6 +23,9 @@ from hpopt.trial import check_name, real_value
 __all__ = ["create_study", "load_study", "delete_study", "study_names"]
 
 _DIRECTIONS = ("minimize", "maximize")
+#: The sampler of a study created or loaded without one (the best mean rank in benchmarks/RESULTS.md,
+#: "Automatic sampler"); ``sampler="random"`` etc. choose another.
+DEFAULT_SAMPLER = "auto"
 
 
 def _directions(direction: Any, directions: Any) -> tuple[str, ...] | None:
@@ -46,7 +49,7 @@ def _resolve_sampler(sampler: Any, seed: Any) -> Sampler:
     from hpopt.plugins import make_sampler
 
     if sampler is None:
-        return make_sampler("random", seed=seed)
+        return make_sampler(DEFAULT_SAMPLER, seed=seed)
     if isinstance(sampler, str):
         return make_sampler(sampler, seed=seed) if seed is not None else make_sampler(sampler)
     if not isinstance(sampler, Sampler):
@@ -91,7 +94,9 @@ def create_study(
     Args:
         study_name: A unique name in the storage (default: a random one).
         storage: None (in memory), a URL such as ``"sqlite:///study.db"``, or a Storage.
-        sampler: A sampler instance or a registered name (default ``"random"``).
+        sampler: A sampler instance or a registered name (default ``"auto"``: it picks the GP,
+            TPE, CMA-ES or NSGA-II from the space, objectives and trials; see
+            :mod:`hpopt.samplers.auto`).
         pruner: A pruner instance or a registered name (default: never prune).
         direction: ``"minimize"`` (default) or ``"maximize"``.
         directions: One direction per objective, for several objectives.

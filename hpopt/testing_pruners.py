@@ -48,7 +48,7 @@ def _history_curves(seed: int = 0) -> list[tuple[np.ndarray, int | None]]:
 def _study(make_pruner: PrunerFactory, directions: Sequence[str]) -> Any:
     import hpopt
 
-    return hpopt.create_study(directions=list(directions), pruner=make_pruner(), seed=0)
+    return hpopt.create_study(directions=list(directions), pruner=make_pruner(), sampler="random", seed=0)
 
 
 def _fill(study: Any, curves: Iterable[tuple[np.ndarray, int | None]], sign: np.ndarray) -> None:
@@ -248,7 +248,7 @@ def check_threads(make_pruner: PrunerFactory) -> None:
     """``optimize(n_jobs=4)`` on one study: every trial ends COMPLETE or PRUNED, none FAIL."""
     import hpopt
 
-    study = hpopt.create_study(pruner=make_pruner(), seed=0)
+    study = hpopt.create_study(pruner=make_pruner(), sampler="random", seed=0)
 
     def objective(trial: Any) -> float:
         x = trial.suggest_float("x", 0.0, 1.0)

@@ -141,7 +141,7 @@ def _scenarios() -> list[tuple[str, Callable[[Any, _Log], None]]]:
     def full_trial(spec: Any, log: _Log) -> None:
         """ask, suggest of every kind, report, attributes and tell round-trip, also when reopened."""
         storage = open_storage(spec)
-        study = hpopt.create_study(study_name="t", storage=storage, seed=0)
+        study = hpopt.create_study(study_name="t", storage=storage, sampler="random", seed=0)
         t = study.ask({"s": Float(0.0, 1.0), "c": Categorical([None, True, 2, 0.5, "x"])})
         t.suggest_float("x", -2.0, 2.0)
         t.suggest_float("lx", 1e-3, 1.0, log=True)
@@ -168,8 +168,9 @@ def _scenarios() -> list[tuple[str, Callable[[Any, _Log], None]]]:
     def special_floats(spec: Any, log: _Log) -> None:
         """0, -0.0, ±pi, ±max, ±min, ±inf, nan through values, params, reports and attributes."""
         storage = open_storage(spec)
-        study = hpopt.create_study(study_name="f", storage=storage, seed=0)
-        multi = hpopt.create_study(study_name="m", storage=storage, directions=["minimize", "maximize"])
+        study = hpopt.create_study(study_name="f", storage=storage, sampler="random", seed=0)
+        multi = hpopt.create_study(study_name="m", storage=storage, directions=["minimize", "maximize"],
+                                   sampler="random", seed=0)
         wide = Float(-big, big)
         cats = Categorical([math.pi, -math.pi, big, -big, sys.float_info.min, math.inf, -math.inf, 0.0])
         for i, v in enumerate(SPECIAL_FLOATS):
@@ -210,8 +211,8 @@ def _scenarios() -> list[tuple[str, Callable[[Any, _Log], None]]]:
     def tell_states(spec: Any, log: _Log) -> None:
         """tell in every state: RUNNING, WAITING, finished (same / other outcome), unknown numbers."""
         storage = open_storage(spec)
-        study = hpopt.create_study(study_name="tell", storage=storage, seed=0)
-        other_study = hpopt.create_study(study_name="other", storage=storage, seed=0)
+        study = hpopt.create_study(study_name="tell", storage=storage, sampler="random", seed=0)
+        other_study = hpopt.create_study(study_name="other", storage=storage, sampler="random", seed=0)
         for state in ("complete", "pruned", "fail"):
             t = study.ask()
             t.suggest_float("x", 0.0, 1.0)
@@ -256,7 +257,7 @@ def _scenarios() -> list[tuple[str, Callable[[Any, _Log], None]]]:
     def finished_refuse_changes(spec: Any, log: _Log) -> None:
         """A finished trial refuses suggest, report, set_user_attr and another tell; it never changes."""
         storage = open_storage(spec)
-        study = hpopt.create_study(study_name="fin", storage=storage, seed=0)
+        study = hpopt.create_study(study_name="fin", storage=storage, sampler="random", seed=0)
         for state in ("complete", "pruned", "fail"):
             t = study.ask()
             t.suggest_float("x", 0.0, 1.0)
@@ -279,7 +280,7 @@ def _scenarios() -> list[tuple[str, Callable[[Any, _Log], None]]]:
     def enqueue(spec: Any, log: _Log) -> None:
         """Enqueued trials come first, in order, with their values and attributes; bad ones are refused."""
         storage = open_storage(spec)
-        study = hpopt.create_study(study_name="q", storage=storage, seed=0)
+        study = hpopt.create_study(study_name="q", storage=storage, sampler="random", seed=0)
         log.call("enqueue 1", lambda: study.enqueue_trial({"x": 0.25, "c": None}, user_attrs={"k": [1]}))
         log.call("enqueue 2", lambda: study.enqueue_trial({"x": 2.0}))
         log.call("enqueue 3", lambda: study.enqueue_trial({"n": 3, "c": True}))
@@ -310,7 +311,7 @@ def _scenarios() -> list[tuple[str, Callable[[Any, _Log], None]]]:
     def bad_input_writes_nothing(spec: Any, log: _Log) -> None:
         """Refused input (bad distributions, names, attributes, reports) leaves the store unchanged."""
         storage = open_storage(spec)
-        study = hpopt.create_study(study_name="bad", storage=storage, seed=0)
+        study = hpopt.create_study(study_name="bad", storage=storage, sampler="random", seed=0)
         t = study.ask()
         t.suggest_float("x", 0.0, 1.0)
         t.suggest_categorical("c", ["a", "b"])

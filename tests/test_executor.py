@@ -46,7 +46,7 @@ def _params(study: hpopt.Study) -> list[dict]:
 
 def test_thread_executor_runs_conditional_objective():
     """Any Executor instance works; conditional parameters and reports come back to the study."""
-    study = hpopt.create_study(seed=3)
+    study = hpopt.create_study(sampler="random", seed=3)
     with ThreadPoolExecutor(3) as ex:
         study.optimize(objective, n_trials=30, executor=ex)
     _check(study, 30)
@@ -55,23 +55,23 @@ def test_thread_executor_runs_conditional_objective():
 @pytest.mark.slow
 def test_process_pool_gives_the_same_parameters_as_a_sequential_run():
     """executor='process' with 2 workers: the seeded random sampler reproduces sequential params."""
-    parallel = hpopt.create_study(seed=11)
+    parallel = hpopt.create_study(sampler="random", seed=11)
     parallel.optimize(objective, n_trials=40, n_jobs=2, executor="process")
     _check(parallel, 40)
-    sequential = hpopt.create_study(seed=11)
+    sequential = hpopt.create_study(sampler="random", seed=11)
     sequential.optimize(objective, n_trials=40)
     assert _params(parallel) == _params(sequential)
 
 
 def test_exceptions_follow_catch_rules():
     """An error in a worker fails its trial; re-raised unless listed in catch."""
-    study = hpopt.create_study(seed=0)
+    study = hpopt.create_study(sampler="random", seed=0)
     with ThreadPoolExecutor(2) as ex:
         study.optimize(failing, n_trials=20, executor=ex, catch=(ValueError,))
     states = [t.state for t in study.trials]
     assert len(states) == 20 and TrialState.FAIL in states and TrialState.COMPLETE in states
     assert all("too big" in t.system_attrs["fail_reason"] for t in study.trials if t.state is TrialState.FAIL)
-    study = hpopt.create_study(seed=0)
+    study = hpopt.create_study(sampler="random", seed=0)
     with ThreadPoolExecutor(2) as ex, pytest.raises(ValueError, match="too big"):
         study.optimize(failing, n_trials=50, executor=ex)
     assert not study.get_trials(states=[TrialState.RUNNING])
@@ -92,6 +92,6 @@ def test_dask_local_cluster(tmp_path):
     url = f"sqlite:///{tmp_path}/dask.db"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
-        study = hpopt.create_study(study_name="d", storage=url, seed=5)
+        study = hpopt.create_study(sampler="random", study_name="d", storage=url, seed=5)
         study.optimize(objective, n_trials=200, executor=client.get_executor(), n_jobs=4)
     _check(hpopt.load_study("d", url), 200)

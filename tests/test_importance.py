@@ -23,7 +23,7 @@ BOTH = list(METHODS)
 
 def _study(space, objective, n, *, seed=0, direction="minimize"):
     """A study of ``n`` random trials of ``objective(params)`` over ``space``."""
-    study = hpopt.create_study(seed=seed, direction=direction)
+    study = hpopt.create_study(sampler="random", seed=seed, direction=direction)
     for _ in range(n):
         t = study.ask(space)
         study.tell(t, objective(t.params))
@@ -61,7 +61,7 @@ def test_categorical_that_matters(method):
 @pytest.mark.parametrize("method", BOTH)
 def test_conditional_parameter(method):
     """``C`` exists only for kind "a" and decides the best trials; ``noise`` never matters."""
-    study = hpopt.create_study(seed=1)
+    study = hpopt.create_study(sampler="random", seed=1)
     for _ in range(400):
         t = study.ask()
         kind = t.suggest_categorical("kind", ["a", "b"])
@@ -133,7 +133,7 @@ def test_constant_objective_gives_zeros(method):
 @pytest.mark.parametrize("method", BOTH)
 def test_single_valued_parameter_is_zero(method):
     space = {"x": Float(0, 1), "fixed": Float(3.0, 3.0), "one": Categorical(["only"]), "same": Int(0, 9)}
-    study = hpopt.create_study(seed=0)
+    study = hpopt.create_study(sampler="random", seed=0)
     for _ in range(60):
         t = study.ask(space)
         study.tell(t, t.params["x"] ** 2)
@@ -158,7 +158,7 @@ def test_non_finite_targets_are_left_out(method):
 def test_changed_ranges_and_choices(method):
     """A numeric range that changes during the study is encoded with the latest one, widened to
     cover the older values (choice lists cannot change: the study refuses that)."""
-    study = hpopt.create_study(seed=0)
+    study = hpopt.create_study(sampler="random", seed=0)
     for i in range(80):
         t = study.ask()
         x = t.suggest_float("x", 0, 1) if i < 40 else t.suggest_float("x", 0.5, 2.0)
@@ -179,7 +179,7 @@ def test_params_restricts_and_renormalizes(method):
 
 @pytest.mark.parametrize("method", BOTH)
 def test_multi_objective_with_target(method):
-    study = hpopt.create_study(directions=["minimize", "maximize"], seed=0)
+    study = hpopt.create_study(sampler="random", directions=["minimize", "maximize"], seed=0)
     for _ in range(200):
         t = study.ask({"a": Float(0, 1), "b": Float(0, 1), "c": Float(0, 1)})
         study.tell(t, [(t.params["a"] - 0.5) ** 2, (t.params["b"] - 0.5) ** 2])
@@ -274,7 +274,7 @@ def test_top_set_includes_ties():
 
 def test_pearson_divergence_of_a_histogram():
     """A categorical column: the divergence is the chi-square of the top set against all trials."""
-    study = hpopt.create_study(seed=0)
+    study = hpopt.create_study(sampler="random", seed=0)
     for i, (c, y) in enumerate([("a", 0.0), ("a", 1.0), ("b", 2.0), ("b", 3.0)]):
         study.enqueue_trial({"c": c})
         t = study.ask({"c": Categorical(["a", "b"])})
@@ -383,7 +383,7 @@ _SPACE = {
     seed=st.integers(0, 3),
 )
 def test_invariants(n, values, cond, method, gamma, seed):
-    study = hpopt.create_study(seed=seed)
+    study = hpopt.create_study(sampler="random", seed=seed)
     for k in range(n):
         t = study.ask()
         for name, dist in _SPACE.items():

@@ -39,7 +39,7 @@ def _x(trial: hpopt.Trial) -> float:
 
 
 def test_trial_bar_counts_trials_and_shows_best_value():
-    study = hpopt.create_study(seed=0)
+    study = hpopt.create_study(sampler="random", seed=0)
     out = io.StringIO()
     bar = ProgressBar(study, n_trials=12, timeout=None, file=out)
     study.optimize(_x, n_trials=12, callbacks=[bar.update])
@@ -52,7 +52,7 @@ def test_trial_bar_counts_trials_and_shows_best_value():
 
 
 def test_bar_starts_from_the_studys_best_and_counts_threads():
-    study = hpopt.create_study(seed=1)
+    study = hpopt.create_study(sampler="random", seed=1)
     study.optimize(_x, n_trials=5)
     before = study.best_value
     out = io.StringIO()
@@ -66,7 +66,7 @@ def test_bar_starts_from_the_studys_best_and_counts_threads():
 
 
 def test_timeout_only_bar_counts_seconds():
-    study = hpopt.create_study(seed=2)
+    study = hpopt.create_study(sampler="random", seed=2)
     out = io.StringIO()
     bar = ProgressBar(study, n_trials=None, timeout=30.0, file=out)
     study.optimize(_x, n_trials=3, callbacks=[bar.update])
@@ -77,7 +77,7 @@ def test_timeout_only_bar_counts_seconds():
 
 
 def test_multi_objective_bar_counts_complete_trials():
-    study = hpopt.create_study(directions=["minimize", "maximize"], seed=3)
+    study = hpopt.create_study(sampler="random", directions=["minimize", "maximize"], seed=3)
     out = io.StringIO()
     with ProgressBar(study, n_trials=4, timeout=None, file=out) as bar:
         study.optimize(lambda t: (t.suggest_float("a", 0, 1), 1.0), n_trials=4, callbacks=[bar.update])
@@ -85,7 +85,7 @@ def test_multi_objective_bar_counts_complete_trials():
 
 
 def test_log_lines_go_above_an_active_bar():
-    study = hpopt.create_study(seed=4)
+    study = hpopt.create_study(sampler="random", seed=4)
     out = io.StringIO()
     assert active_write() is None
     with ProgressBar(study, n_trials=1, timeout=None, file=out):
@@ -106,7 +106,7 @@ def test_missing_tqdm_names_the_extra(monkeypatch):
 # -- optimize(show_progress_bar=...) ------------------------------------------------------------------
 def test_optimize_draws_the_bar_on_stderr(capsys):
     assert "show_progress_bar" in inspect.signature(hpopt.Study.optimize).parameters
-    study = hpopt.create_study(seed=5)
+    study = hpopt.create_study(sampler="random", seed=5)
     study.optimize(_x, n_trials=7, show_progress_bar=True)
     err = capsys.readouterr().err
     assert "7/7" in err and "best=" in err
@@ -115,7 +115,7 @@ def test_optimize_draws_the_bar_on_stderr(capsys):
 def test_optimize_with_executor_draws_the_bar(capsys):
     from concurrent.futures import ThreadPoolExecutor
 
-    study = hpopt.create_study(seed=6)
+    study = hpopt.create_study(sampler="random", seed=6)
     with ThreadPoolExecutor(2) as pool:
         study.optimize(_x, n_trials=6, executor=pool, n_jobs=2, show_progress_bar=True)
     assert "6/6" in capsys.readouterr().err
@@ -135,7 +135,7 @@ def test_optimize_refuses_a_bad_flag_and_missing_tqdm_before_any_trial(monkeypat
 
 # -- logging --------------------------------------------------------------------------------------------
 def test_default_handler_prints_one_line_per_trial_and_can_be_silenced():
-    study = hpopt.create_study(seed=7)
+    study = hpopt.create_study(sampler="random", seed=7)
     out = io.StringIO()
     hlog.enable_default_handler(out)
     study.optimize(_x, n_trials=3)
@@ -187,7 +187,7 @@ def test_a_plain_script_prints_trial_lines_and_can_silence_them():
     set_verbosity("WARNING") silences them; a script with its own logging setup is left alone."""
     body = """
         import hpopt, hpopt.log
-        study = hpopt.create_study(seed=0)
+        study = hpopt.create_study(sampler="random", seed=0)
         study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=4)
         hpopt.log.set_verbosity("WARNING")
         study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)

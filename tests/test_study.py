@@ -22,10 +22,12 @@ def _quadratic(t: hpopt.Trial) -> float:
 
 class TestCreateLoad:
     def test_defaults(self) -> None:
-        """A default study minimizes one objective with the random sampler in memory."""
+        """A default study minimizes one objective with the auto sampler in memory."""
         study = hpopt.create_study()
         assert study.directions == ["minimize"] and study.direction == "minimize"
-        assert isinstance(study.sampler, hpopt.RandomSampler) and study.trials == []
+        assert isinstance(study.sampler, hpopt.AutoSampler) and study.trials == []
+        seeded = hpopt.create_study(seed=7)
+        assert isinstance(seeded.sampler, hpopt.AutoSampler) and seeded.sampler.seed == 7
 
     def test_sampler_by_name_with_seed(self) -> None:
         """A sampler given by name is built from the registry and seeded with `seed`."""
