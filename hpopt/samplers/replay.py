@@ -183,19 +183,26 @@ class _Membership:
 
     def __init__(self) -> None:
         self.version = -1
-        self.seen: set[int] = set()
+        self.seen: set[int] = set()  # every finished trial read so far, whatever its state
         self.trials: dict[str, set[int]] = {}
 
     def update(self, history: History) -> None:
         version = history.version()
         if version == self.version:
             return
-        for t in history.finished():
-            if t.number in self.seen or t.state is not TrialState.COMPLETE:
-                continue
+        fin = history.finished()
+        new = []
+        for t in reversed(fin):  # trials that finished since the last update are usually last
+            if t.number in self.seen:
+                break
+            new.append(t)
+        if len(new) != len(fin) - len(self.seen):
+            new = [t for t in fin if t.number not in self.seen]
+        for t in new:
             self.seen.add(t.number)
-            for name in t.params:
-                self.trials.setdefault(name, set()).add(t.number)
+            if t.state is TrialState.COMPLETE:
+                for name in t.params:
+                    self.trials.setdefault(name, set()).add(t.number)
         self.version = version
 
 
