@@ -59,7 +59,7 @@ def main() -> None:
         f"({len(study.trials)} trials)"
     )
 
-    # 3. A continuous, log-scaled alpha with optimize(), persisted to SQLite.
+    # 3. A continuous, log-scaled alpha with optimize() and the default (auto) sampler, in SQLite.
     folder = tempfile.mkdtemp(prefix="hpopt-example-")
     url = "sqlite:///" + os.path.join(folder, "ridge.db")
     study = hpopt.create_study(study_name="ridge", storage=url, seed=0)
@@ -72,7 +72,7 @@ def main() -> None:
     study.optimize(objective, n_trials=40)
     again = hpopt.load_study("ridge", url)  # what another process would see
     print(
-        f"hpopt random (optimize) best alpha={again.best_params['alpha']:.4g} "
+        f"hpopt auto (optimize) best alpha={again.best_params['alpha']:.4g} "
         f"solver={again.best_params['solver']}  CV MSE {again.best_value:.5f}  "
         f"({len(again.trials)} trials stored in {url})"
     )
