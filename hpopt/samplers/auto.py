@@ -72,7 +72,7 @@ import numpy as np
 from hpopt.distributions import Categorical, Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed
-from hpopt.samplers.base import History, Sampler, TrialInfo
+from hpopt.samplers.base import History, Sampler, TrialInfo, unseen_trials
 
 __all__ = ["AutoSampler", "Decision"]
 
@@ -138,14 +138,7 @@ class _Summary:
     def sync(self, fin: Sequence[FrozenTrial]) -> None:
         if len(fin) == len(self.seen):
             return
-        new: list[FrozenTrial] = []
-        for t in reversed(fin):  # new trials are usually the last ones
-            if t.number in self.seen:
-                break
-            new.append(t)
-        if len(new) != len(fin) - len(self.seen):
-            new = [t for t in fin if t.number not in self.seen]
-        for t in new:
+        for t in unseen_trials(fin, self.seen):
             self.seen.add(t.number)
             self.n_finished += 1
             if t.state is TrialState.FAIL:

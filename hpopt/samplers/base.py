@@ -40,6 +40,23 @@ if TYPE_CHECKING:
 __all__ = ["Sampler", "History", "TrialInfo"]
 
 
+def unseen_trials(finished: Sequence[FrozenTrial], seen: set[int]) -> list[FrozenTrial]:
+    """The trials of ``finished`` whose numbers are not in ``seen`` (every number seen is finished).
+
+    Trials that finished since the last call are usually at the end, so the scan stops at the first
+    trial already seen; when that does not account for every new trial (one finished "in the past"
+    of the order), the whole list is scanned.
+    """
+    new: list[FrozenTrial] = []
+    for t in reversed(finished):
+        if t.number in seen:
+            break
+        new.append(t)
+    if len(new) != len(finished) - len(seen):
+        new = [t for t in finished if t.number not in seen]
+    return new
+
+
 class History:
     """A read-only view of one study for samplers and pruners.
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from hpopt.distributions import Categorical, Distribution
 from hpopt.records import FrozenTrial, TrialState
-from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo
+from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo, unseen_trials
 from hpopt.samplers.random import RandomSampler
 from hpopt.transform import SpaceTransform
 
@@ -190,15 +190,7 @@ class _Membership:
         version = history.version()
         if version == self.version:
             return
-        fin = history.finished()
-        new = []
-        for t in reversed(fin):  # trials that finished since the last update are usually last
-            if t.number in self.seen:
-                break
-            new.append(t)
-        if len(new) != len(fin) - len(self.seen):
-            new = [t for t in fin if t.number not in self.seen]
-        for t in new:
+        for t in unseen_trials(history.finished(), self.seen):
             self.seen.add(t.number)
             if t.state is TrialState.COMPLETE:
                 for name in t.params:
