@@ -146,7 +146,8 @@ def test_four_processes_fifty_trials_each(tmp_path: Any) -> None:
     trials = hpopt.load_study("mp", url).trials
     assert [t.number for t in trials] == list(range(200))
     assert all(t.state is TrialState.COMPLETE for t in trials)
-    assert all(t.value == t.params["x"] ** 2 + t.params["n"] for t in trials)
+    # x * x exactly as _objective computes it (x ** 2 can differ from it in the last bit)
+    assert all(t.value == t.params["x"] * t.params["x"] + t.params["n"] for t in trials)
 
 
 def _count_in_child(url: str, out: Any) -> None:
