@@ -77,12 +77,10 @@ from hpopt.samplers.replay import (
     GroupedFallback,
     MixedSpace,
     ReplaySampler,
-    check_fallback,
     order_key,
     positive,
     space_key,
 )
-from hpopt.samplers.tpe import TPESampler
 
 __all__ = ["CmaEsSampler"]
 
@@ -323,12 +321,9 @@ class CmaEsSampler(GroupedFallback, ReplaySampler):
         self.tolx = positive("tolx", tolx)
         self.x0 = dict(x0) if x0 is not None else None
         self.warm_start_trials = self._check_warm(warm_start_trials)
-        self.fallback_sampler = check_fallback(
-            TPESampler(seed=self.seed) if fallback_sampler is None else fallback_sampler, self.seed
-        )
         self._maximize = False
         self._init_replay()
-        self._init_groups()
+        self._init_groups(fallback_sampler, self.seed)
 
     @staticmethod
     def _check_warm(trials: Sequence[FrozenTrial] | None) -> list[FrozenTrial] | None:

@@ -53,11 +53,9 @@ from hpopt.samplers.replay import (
     GroupedFallback,
     MixedSpace,
     ReplaySampler,
-    check_fallback,
     order_key,
     positive,
 )
-from hpopt.samplers.tpe import TPESampler
 
 __all__ = ["DESampler"]
 
@@ -242,12 +240,9 @@ class DESampler(GroupedFallback, ReplaySampler):
         if isinstance(init_cr, bool) or not isinstance(init_cr, (int, float)) or not 0 <= init_cr <= 1:
             raise ValueError(f"`0 <= init_cr <= 1` must hold, but got init_cr={init_cr!r}.")
         self.init_cr = float(init_cr)
-        self.fallback_sampler = check_fallback(
-            TPESampler(seed=self.seed) if fallback_sampler is None else fallback_sampler, self.seed
-        )
         self._maximize = False
         self._init_replay()
-        self._init_groups()
+        self._init_groups(fallback_sampler, self.seed)
 
     def __repr__(self) -> str:
         return f"DESampler(seed={self.seed}, popsize={self.popsize}, p_best={self.p_best})"

@@ -23,6 +23,7 @@ from hpopt.distributions import Categorical, Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo, unseen_trials
 from hpopt.samplers.random import RandomSampler
+from hpopt.samplers.tpe import TPESampler
 from hpopt.transform import SpaceTransform
 
 __all__ = [
@@ -216,7 +217,11 @@ class GroupedFallback:
     _derived = ("_runs", "_inter", "_members", "_group_values")
     _GROUP_CACHE = 64  # trials whose group values are kept (several workers ask at once)
 
-    def _init_groups(self) -> None:
+    def _init_groups(self, fallback_sampler: Sampler | None, seed: int) -> None:
+        """Set ``fallback_sampler`` (the given one, else TPE with ``seed``) and the group state."""
+        self.fallback_sampler = check_fallback(
+            TPESampler(seed=seed) if fallback_sampler is None else fallback_sampler, seed
+        )
         self._members = _Membership()
         self._group_values: dict[tuple[int, str], dict[str, Any]] = {}
 
