@@ -49,13 +49,18 @@ def measure(pruner: Any, n_trials: int) -> tuple[float, float, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description="pruning cost vs study size")
     ap.add_argument("--trials", type=int, default=3000)
+    ap.add_argument("--only", nargs="*", default=None, help="only these pruners")
     args = ap.parse_args()
     pruners = {
         "nop": hpopt.NopPruner(),
         "median": MedianPruner(),
         "successive_halving": SuccessiveHalvingPruner(),
         "hyperband": HyperbandPruner(max_resource=30),
+        "successive_halving (rank_by=forecast)": SuccessiveHalvingPruner(rank_by="forecast"),
+        "hyperband (rank_by=forecast)": HyperbandPruner(max_resource=30, rank_by="forecast"),
     }
+    if args.only:
+        pruners = {n: p for n, p in pruners.items() if n in args.only}
     print(f"| pruner | ms/trial, first 300 | ms/trial, last 300 of {args.trials} | steps |")
     print("|---|---|---|---|")
     for name, pruner in pruners.items():

@@ -31,10 +31,12 @@ INVALID: dict[str, list[dict[str, Any]]] = {
         {"reduction_factor": 1}, {"reduction_factor": 0.5}, {"min_resource": 0},
         {"min_early_stopping_rate": -1}, {"bootstrap_count": -1}, {"max_resource": 0},
         {"min_resource": 5, "max_resource": 3}, {"reduction_factor": float("inf")},
+        {"rank_by": "x"}, {"forecast_optimism": -1.0}, {"forecast_min_trials": 2},
     ],
     "hyperband": [
         {"reduction_factor": 1}, {"min_resource": 0}, {"max_resource": 0},
         {"min_resource": 10, "max_resource": 3}, {"bootstrap_count": -1}, {"max_resource": 2.5},
+        {"rank_by": "x"}, {"forecast_optimism": -1.0}, {"forecast_optimism": float("inf")},
     ],
     "threshold": [
         {"lower": 2.0, "upper": 1.0}, {"lower": float("nan")}, {"upper": "x"},

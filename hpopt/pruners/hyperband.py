@@ -46,6 +46,9 @@ class HyperbandPruner(SuccessiveHalvingPruner):
             ``>= min_resource``.
         reduction_factor: ``eta`` (``> 1``).
         bootstrap_count: A rung with fewer values than this never prunes (``>= 0``).
+        rank_by, forecast_min_trials, forecast_optimism: Ranking at a rung, as in
+            :class:`~hpopt.pruners.SuccessiveHalvingPruner` (``"forecast"``: by a forecast of
+            the final loss learned from every bracket's trials; the ranking stays per bracket).
 
     Raises:
         TypeError, ValueError: A setting of the wrong type or out of range, naming it.
@@ -64,6 +67,9 @@ class HyperbandPruner(SuccessiveHalvingPruner):
         max_resource: int = 100,
         reduction_factor: float = 3,
         bootstrap_count: int = 0,
+        rank_by: str = "observed",
+        forecast_min_trials: int = 10,
+        forecast_optimism: float = 1.0,
     ) -> None:
         check_int("max_resource", max_resource, 1)
         super().__init__(
@@ -71,6 +77,9 @@ class HyperbandPruner(SuccessiveHalvingPruner):
             reduction_factor=reduction_factor,
             max_resource=max_resource,
             bootstrap_count=bootstrap_count,
+            rank_by=rank_by,
+            forecast_min_trials=forecast_min_trials,
+            forecast_optimism=forecast_optimism,
         )
         eta = self.reduction_factor
         s_max = 0
@@ -88,7 +97,8 @@ class HyperbandPruner(SuccessiveHalvingPruner):
     def __repr__(self) -> str:
         return (
             f"HyperbandPruner(min_resource={self.min_resource}, max_resource={self.max_resource}, "
-            f"reduction_factor={self.reduction_factor:g}, bootstrap_count={self.bootstrap_count})"
+            f"reduction_factor={self.reduction_factor:g}, bootstrap_count={self.bootstrap_count}"
+            f"{self._forecast_repr()})"
         )
 
     def bracket_of(self, trial_number: int) -> int:
