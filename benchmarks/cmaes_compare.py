@@ -9,7 +9,9 @@ every seed in ``--out`` for that budget unless ``--table-seeds N`` keeps seeds `
 
 Prints, per problem, the median final regret of each sampler over the seeds, whether hpopt's is
 no worse than the better peer's, and the mean sampler time per trial. Runs already in ``--out``
-are skipped, so an interrupted run resumes.
+are skipped, so an interrupted run resumes. ``--also FILE[,FILE]`` adds the records of other
+result files to the table (e.g. the deterministic peers' runs, to avoid rerunning Nevergrad);
+a run in both counts once (``--out`` wins).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--table-seeds", type=int, default=None,
                     help="tabulate only seeds 0..N-1 (to compare samplers run on fewer seeds)")
+    ap.add_argument("--also", default="",
+                    help="comma-separated result files whose records join the table (not run)")
     args = ap.parse_args()
     samplers, problems = args.samplers.split(","), args.problems.split(",")
     if args.seeds > 0:
@@ -47,7 +51,14 @@ def main() -> None:
         run(samplers, problems, n_trials=args.trials, seeds=seeds, n_jobs=args.jobs, out=args.out)
     regret: dict[tuple[str, str], list[float]] = defaultdict(list)
     secs: dict[str, list[float]] = defaultdict(list)
-    for r in load_results(args.out):
+    records, done = [], set()
+    for path in [args.out, *filter(None, args.also.split(","))]:
+        for r in load_results(path):
+            key = (r["sampler"], r["problem"], r["seed"], r["n_trials"])
+            if key not in done:
+                done.add(key)
+                records.append(r)
+    for r in records:
         if r["status"] != "ok" or r["n_trials"] != args.trials:
             continue
         if args.table_seeds is not None and r["seed"] >= args.table_seeds:

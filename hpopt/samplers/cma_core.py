@@ -243,6 +243,27 @@ class CMA:
             cats = np.minimum((cum < u[:, None]).sum(axis=1), self.cat_sizes - 1)
         return x, cats
 
+    def sample_many(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        """``count`` numeric candidates at once (rows), redrawn row-wise while outside the box.
+
+        A row still outside after ``_MAX_RESAMPLE`` rounds is its first draw clipped to the box.
+        """
+        if not self.n:
+            return np.tile(self.mean, (count, 1))
+        scale = self.sigma * self.A
+        first = self.mean + scale * self._to_y(rng.standard_normal((count, self.n)))
+        out = first.copy()
+        todo = np.flatnonzero(~((first >= 0) & (first <= 1)).all(axis=1))
+        for _ in range(_MAX_RESAMPLE - 1):
+            if not todo.size:
+                break
+            xs = self.mean + scale * self._to_y(rng.standard_normal((todo.size, self.n)))
+            ok = ((xs >= 0) & (xs <= 1)).all(axis=1)
+            out[todo[ok]] = xs[ok]
+            todo = todo[~ok]
+        out[todo] = np.clip(first[todo], 0.0, 1.0)
+        return out
+
     # -- update -------------------------------------------------------------------------------------
     def tell(
         self,

@@ -1,4 +1,4 @@
-"""CMA-ES sampler: restarts (IPOP/BIPOP), integer margins, joint categoricals, warm start.
+"""CMA-ES sampler: restarts (IPOP/BIPOP), integer margins, joint categoricals, warm start, surrogate.
 
 The numerics live in :mod:`hpopt.samplers.cma_core`; this module turns a study's history into a
 CMA-ES state and draws each trial's parameters from it.
@@ -27,6 +27,27 @@ A fresh process replaying the same trials reaches the same state and continues t
 The replay is cached per search space and advanced incrementally as trials finish, so an ask
 costs the new trials only (a trial finishing "in the past" of the replayed order triggers a full,
 still deterministic, replay).
+
+**Surrogate (lq-CMA-ES, the default on all-continuous spaces).** With ``surrogate="lq"``
+(Hansen 2019, "A Global Surrogate Assisted CMA-ES"; model in
+:mod:`~hpopt.samplers.cma_surrogate`) a generation is ``popsize`` candidates drawn at once from
+``trial_rng(seed, number + 1, 2)``, where ``number`` is the trial that closed the previous
+generation (-1 for the first): the replay draws the same ones. A global linear / diagonal / full
+quadratic regression, fitted on the recent COMPLETE trials of the run, orders them; each ask
+proposes the model-best candidate that no finished trial of the generation has and no RUNNING
+trial holds (so several workers take distinct ones; when none is left, a draw keyed by the trial
+number, as without the surrogate). The replay matches each finished trial to a candidate; once
+``k`` of them are evaluated (5 with an empty archive, 1 from 4 points on) it refits the model and
+measures Kendall's tau between model and true values on the recent points: at ``tau >= 0.85``
+the generation is closed and the update ranks *all* candidates by the model (shifted so that the
+best equals the best true value); otherwise ``ceil(k / 2)`` more are evaluated, up to the whole
+population (a model that cannot rank — noise, a rugged function — so costs nothing but the fits).
+Every decision uses only the trials replayed before it, so the state stays a pure function of
+the stored trials. Trials that match no candidate (late finishers, enqueued or fallback trials)
+join the generation as extra members, injected as above, in the places of the candidates the
+model ranks last. The model is reset at each restart. On a space with integers, steps or
+categoricals the objective is not a smooth function of the continuous candidate, so there the
+surrogate is off and the sampler behaves exactly as with ``surrogate=None``.
 
 **Search space.** ``ask(space)`` optimizes ``space``. In define-by-run CMA-ES models the
 intersection of the parameters of all COMPLETE trials (with equal distributions), or the warm
@@ -71,8 +92,9 @@ import numpy as np
 from hpopt.distributions import Distribution, Float, Int
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
-from hpopt.samplers.base import History, Sampler
+from hpopt.samplers.base import History, Sampler, TrialInfo
 from hpopt.samplers.cma_core import CMA, SEPARABLE_THRESHOLD, default_popsize
+from hpopt.samplers.cma_surrogate import TAU_THRESHOLD, LQModel, first_batch, n_for_tau
 from hpopt.samplers.replay import (
     GroupedFallback,
     MixedSpace,
@@ -87,6 +109,7 @@ __all__ = ["CmaEsSampler"]
 _MIN_POPSIZE = 2  # mu = popsize // 2 must be >= 1
 _MATCH_TOL = 1e-9  # unit-box tolerance when recognising a redrawn candidate
 _RESTART_STREAM = 1  # trial_rng stream for a restart's random choices
+_GENERATION_STREAM = 2  # trial_rng stream for a surrogate generation's candidates
 _WS_ALPHA = 0.1  # WS-CMA-ES prior width in the unit box (Nomura et al. 2021)
 _WS_GAMMA = 0.1  # WS-CMA-ES fraction of the source trials taken as promising
 #: Initial step size in the unit box: the optimum within mean +- 3 sigma0 (Hansen 2016, tutorial).
@@ -117,6 +140,20 @@ class _Run(MixedSpace):
         self.large_popsize = self.base_popsize
         self.pending: list[tuple[np.ndarray, np.ndarray, float, bool]] = []
         self.cma = self._first_cma()
+        # The surrogate models continuous coordinates only: on a space with integers, steps or
+        # categoricals the objective is not a smooth function of the candidate, so it is off there.
+        self.lq = (
+            sampler.surrogate == "lq"
+            and bool(self.num_names)
+            and not self.cat_names
+            and all(t is None for t in self.thresholds)
+        )
+        self.model: LQModel | None = None
+        self.gen: _Generation | None = None
+        self.gen_evals: list[int] = []  # true evaluations of each surrogate generation
+        self.n_extras = 0  # trials that matched no candidate of their generation
+        if self.lq:
+            self._new_generation(-1, reset=True)
 
     def _first_cma(self) -> CMA:
         s, n = self.s, len(self.num_names)
@@ -176,6 +213,10 @@ class _Run(MixedSpace):
         for t in trials:
             self.seen.add(t.number)
             self.last_key = order_key(t)
+            if self.lq:
+                self.budget[self.regime] += 1  # true evaluations, as in BIPOP
+                self._feed_lq(t, sign * float(t.values[0]))  # type: ignore[index]
+                continue
             x, cats, native = self._locate(t)
             self.pending.append((x, cats, sign * float(t.values[0]), not native))  # type: ignore[index]
             self.budget[self.regime] += 1
@@ -226,6 +267,116 @@ class _Run(MixedSpace):
         self.restart_reasons.append(reason)
         self.cma = self._cma(popsize, mean, sigma)
 
+    # -- surrogate (lq-CMA-ES) ----------------------------------------------------------------------
+    def _new_generation(self, number: int, reset: bool) -> None:
+        """Draw the next generation's candidates (keyed by the trial that closed the previous
+        one, so a replay draws the same) and order them by the refitted model."""
+        lam = self.cma.popsize
+        if reset or self.model is None:
+            self.model = LQModel(len(self.num_names), lam)
+        X = self.cma.sample_many(trial_rng(self.s.seed, number + 1, _GENERATION_STREAM), lam)
+        self.model.fit()
+        self.gen = _Generation(X, self.tf.snap(X), first_batch(lam, self.model.size))
+        self.gen.order = np.argsort(self.model.predict(X), kind="stable")
+
+    def _feed_lq(self, t: FrozenTrial, f: float) -> None:
+        """One finished trial into the current surrogate generation; update when it is decided."""
+        gen, model = self.gen, self.model
+        assert gen is not None and model is not None
+        u = self.tf.encode(t.params)
+        hit = np.flatnonzero(~gen.done & np.all(np.abs(gen.snapped - u) <= _MATCH_TOL, axis=1))
+        if hit.size:
+            i = int(hit[0])
+            gen.done[i], gen.f[i] = True, f
+            model.add(gen.X[i], f)
+        else:  # a fallback draw, a late finisher or an enqueued trial: an extra member
+            x, _ = self.cma.sample(trial_rng(self.s.seed, t.number))
+            native = bool(np.allclose(self.tf.snap(x)[0], u, rtol=0, atol=_MATCH_TOL))
+            gen.extras.append((x if native else u, f, not native))
+            self.n_extras += 1
+            model.add(x if native else u, f)
+        lam = self.cma.popsize
+        count = int(gen.done.sum()) + len(gen.extras)
+        if count >= lam:
+            self._update_lq(t.number, None)
+        elif count >= gen.target:
+            model.fit()
+            tau = model.kendall(n_for_tau(lam, count))
+            if tau >= TAU_THRESHOLD:
+                self._update_lq(t.number, model)
+            else:  # poor agreement: evaluate ceil(k / 2) more candidates (Hansen 2019)
+                gen.target += math.ceil(gen.target / 2)
+                gen.order = np.argsort(model.predict(gen.X), kind="stable")
+
+    def _update_lq(self, number: int, model: LQModel | None) -> None:
+        """Update from the generation: true values, or (``model`` given) the model's values for
+        every member, shifted so that the best equals the best true value (Hansen 2019)."""
+        gen = self.gen
+        assert gen is not None
+        lam = self.cma.popsize
+        done = np.flatnonzero(gen.done)
+        ex_x = np.array([e[0] for e in gen.extras]).reshape(len(gen.extras), len(self.num_names))
+        ex_f = np.array([e[1] for e in gen.extras])
+        ex_inj = np.array([e[2] for e in gen.extras], dtype=bool)
+        true = np.concatenate([gen.f[done], ex_f])
+        if model is None:
+            rows = np.vstack([gen.X[done], ex_x])
+            fs = true
+            inj = np.concatenate([np.zeros(done.size, bool), ex_inj])
+        else:
+            # The extras take the places of the unevaluated candidates the model ranks last.
+            rest = gen.order[~gen.done[gen.order]][: lam - done.size - len(gen.extras)]
+            rows = np.vstack([gen.X[done], ex_x, gen.X[rest]])
+            inj = np.concatenate([np.zeros(done.size, bool), ex_inj, np.zeros(rest.size, bool)])
+            fs = model.predict(rows)
+            finite = np.isfinite(true)
+            if finite.any():
+                fs = fs - fs.min() + true[finite].min()
+            bad = np.flatnonzero(~finite)  # a non-finite true value keeps its place (last)
+            fs[bad] = np.where(np.isnan(true[bad]), np.inf, true[bad])
+        self.gen_evals.append(int(done.size + len(gen.extras)))
+        self.cma.tell(rows, np.empty((lam, 0), dtype=int), fs, inj)
+        reason = self.cma.stop_reason(tolfun=self.s.tolfun, tolx=self.s.tolx)
+        restarted = reason is not None and self.s.restart is not None
+        if restarted:
+            self._restart(number, reason)  # type: ignore[arg-type]
+        self._new_generation(number, reset=restarted)
+
+    def claimed(self, running: Sequence[FrozenTrial]) -> np.ndarray:
+        """Which candidates of the current generation running trials are evaluating."""
+        gen = self.gen
+        assert gen is not None
+        rows = [t.params for t in running if all(t.distributions.get(k) == self.space[k] for k in self.space)]
+        if not rows:
+            return np.zeros(len(gen.X), dtype=bool)
+        u = self.tf.encode_many(rows)
+        close = np.all(np.abs(gen.snapped[:, None, :] - u[None]) <= _MATCH_TOL, axis=2)
+        return close.any(axis=1)
+
+    def propose_lq(self, number: int, claimed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The model-best candidate nobody has evaluated or is evaluating; once there is none
+        (many workers), a draw from the distribution keyed by the trial number."""
+        gen = self.gen
+        assert gen is not None
+        free = gen.order[~(gen.done | claimed)[gen.order]]
+        if free.size:
+            return gen.X[free[0]].copy(), np.zeros(0, dtype=int)
+        return self.cma.sample(trial_rng(self.s.seed, number))
+
+
+class _Generation:
+    """One surrogate generation: its ``popsize`` candidates, which were evaluated (true values),
+    the extra members (``(x, f, injected)``) and the evaluation count of the next check."""
+
+    def __init__(self, X: np.ndarray, snapped: np.ndarray, target: int) -> None:
+        self.X = X
+        self.snapped = snapped
+        self.done = np.zeros(len(X), dtype=bool)
+        self.f = np.full(len(X), np.nan)
+        self.extras: list[tuple[np.ndarray, float, bool]] = []
+        self.target = target
+        self.order = np.arange(len(X))
+
 
 def _thresholds(dist: Distribution) -> np.ndarray | None:
     """None for a continuous parameter, else the unit-box boundaries between its values."""
@@ -262,6 +413,9 @@ class CmaEsSampler(GroupedFallback, ReplaySampler):
         warm_start_trials: COMPLETE trials of an earlier study on the same space (WS-CMA-ES).
         fallback_sampler: Samples parameters outside the intersection (define-by-run); default
             :class:`~hpopt.samplers.tpe.TPESampler` with the same seed.
+        surrogate: ``"lq"`` (default): lq-CMA-ES (Hansen 2019) on all-continuous spaces, a global
+            linear-quadratic model decides which candidates of a generation are evaluated
+            (see the module docstring); None: every candidate is evaluated.
 
     Raises:
         TypeError, ValueError: An invalid setting, naming it.
@@ -292,7 +446,11 @@ class CmaEsSampler(GroupedFallback, ReplaySampler):
         tolx: float = 1e-10,
         warm_start_trials: Sequence[FrozenTrial] | None = None,
         fallback_sampler: Sampler | None = None,
+        surrogate: str | None = "lq",
     ) -> None:
+        if surrogate not in ("lq", None):
+            raise ValueError(f"`surrogate` must be 'lq' or None, but got {surrogate!r}.")
+        self.surrogate = surrogate
         self.seed = resolve_seed(seed)
         self.sigma0 = positive("sigma0", sigma0)
         if popsize is not None:
@@ -347,7 +505,7 @@ class CmaEsSampler(GroupedFallback, ReplaySampler):
     def __repr__(self) -> str:
         return (
             f"CmaEsSampler(seed={self.seed}, sigma0={self.sigma0}, popsize={self.popsize}, "
-            f"restart={self.restart!r}, separable={self.separable!r})"
+            f"restart={self.restart!r}, separable={self.separable!r}, surrogate={self.surrogate!r})"
         )
 
     # -- history ------------------------------------------------------------------------------------
@@ -363,6 +521,21 @@ class CmaEsSampler(GroupedFallback, ReplaySampler):
         return self._replayed(history, space, lambda run, new: run.feed(new))
 
     # -- protocol -----------------------------------------------------------------------------------
+    def sample_joint(
+        self, history: History, trial: TrialInfo, space: Mapping[str, Distribution]
+    ) -> dict[str, Any]:
+        """Trial ``trial.number``'s values of the joint ``space``."""
+        if not space:
+            return {}
+        run = self.state(history, space)
+        running = history.running() if run.lq else ()
+        with self._lock:  # the generation may move on in another thread: read it once, here
+            if run.lq:
+                x, cats = run.propose_lq(trial.number, run.claimed(running))
+            else:
+                x, cats = self._propose(run, trial.number)
+        return self._decode(run, space, x, cats)
+
     def joint_space(self, history: History) -> dict[str, Distribution]:
         """Parameters of every COMPLETE trial with equal distributions (or the warm start's)."""
         inter = self._inter.space(history, self._lock)

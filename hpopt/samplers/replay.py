@@ -147,6 +147,13 @@ class ReplaySampler(IntersectionSpace, DerivedCaches, Sampler):
         run = self.state(history, space)
         with self._lock:
             x, cats = self._propose(run, trial.number)
+        return self._decode(run, space, x, cats)
+
+    @staticmethod
+    def _decode(
+        run: Any, space: Mapping[str, Distribution], x: np.ndarray, cats: np.ndarray
+    ) -> dict[str, Any]:
+        """Parameter values of a proposal: unit-box numeric coordinates and categorical indices."""
         out = run.tf.decode(x) if run.num_names else {}
         for name, c in zip(run.cat_names, cats.tolist()):
             out[name] = space[name].choices[c]
