@@ -246,3 +246,25 @@ def test_bad_surrogate_setting_is_refused():
 def test_conformance_with_the_surrogate():
     """The sampler conformance battery passes with ``surrogate="lq"``."""
     check_sampler(lambda *, seed: CmaEsSampler(seed=seed, surrogate="lq"))
+
+
+def test_four_threads_on_one_study_make_progress_with_the_surrogate():
+    """Four worker threads share one study and one sampler: every trial completes with values in
+    the space, the generations advance (the surrogate closes some early) and the optimum is
+    approached; a fresh sampler replays the resulting history without error."""
+    sampler = CmaEsSampler(seed=11, surrogate="lq")
+    study = hpopt.create_study(sampler=sampler)
+
+    def objective(trial: hpopt.Trial) -> float:
+        p = {name: trial.suggest(name, dist) for name, dist in SPACE.items()}
+        return _sphere(p)
+
+    study.optimize(objective, n_trials=240, n_jobs=4)
+    done = study.get_trials(["complete"])
+    assert len(done) == 240
+    assert all(-5 <= v <= 5 for t in done for v in t.params.values())
+    run = sampler.state(study._history, SPACE)
+    assert len(run.gen_evals) >= 10 and min(run.gen_evals) < run.cma.popsize
+    assert study.best_value < 1e-2
+    fresh = CmaEsSampler(seed=11, surrogate="lq").state(study._history, SPACE)
+    assert np.array_equal(fresh.cma.mean, run.cma.mean)
