@@ -44,10 +44,12 @@ def test_empty_history_starts_with_tpe_without_gp_or_with_several_objectives() -
 
 
 def test_first_trials_equal_the_gp_samplers_on_a_small_numeric_space() -> None:
+    from hpopt.samplers.cma_surrogate import points_for_full_model
     from hpopt.samplers.gp import GPSampler
 
-    a = _run(AutoSampler(seed=5), _quadratic, 12)
-    g = _run(GPSampler(seed=5), _quadratic, 12)
+    h = points_for_full_model(2)  # the hand-over to lq-CMA-ES on this continuous space
+    a = _run(AutoSampler(seed=5), _quadratic, h)
+    g = _run(GPSampler(seed=5), _quadratic, h)
     assert [t.params for t in a.trials] == [t.params for t in g.trials]
 
 
@@ -239,3 +241,33 @@ def test_pickle_round_trip_keeps_choosing() -> None:
     assert s.n_trials == 30
     study = _run(s, _quadratic, 3)
     assert all(SAMPLER_KEY in t.system_attrs for t in study.trials)
+
+
+def test_all_continuous_space_hands_over_to_lq_cmaes_once_a_full_quadratic_fits() -> None:
+    from hpopt.samplers.cma_surrogate import points_for_full_model
+
+    cont = {"x": Float(-5, 5), "y": Float(1e-3, 1, log=True)}
+    h = points_for_full_model(2)
+    assert h == 9
+    assert _decide(space=cont, n_finished=h - 1).name == "gp"
+    after = _decide(space=cont, n_finished=h)
+    assert after.name == "cmaes" and "lq-CMA-ES" in after.reason
+    # a known budget does not keep the GP past the hand-over on continuous spaces
+    assert _decide(space=cont, n_finished=h, n_trials=50).name == "cmaes"
+    # integers, steps or categoricals: the surrogate is off, the GP keeps its limit
+    for extra in (Int(0, 3), Float(0, 1, step=0.5), Categorical(["a", "b"])):
+        assert _decide(space=dict(cont, z=extra), n_finished=h + 20).name == "gp"
+    # 20 parameters: a full quadratic needs 339 trials, beyond the GP's limit of 200
+    wide = {f"x{i}": Float(0, 1) for i in range(20)}
+    assert _decide(space=wide, n_finished=auto.GP_SWITCH - 1).name == "gp"
+    assert _decide(space=wide, n_finished=auto.GP_SWITCH).name == "cmaes"
+
+
+def test_continuous_study_runs_gp_then_lq_cmaes() -> None:
+    s = AutoSampler(seed=3)
+    if s._gp is None:
+        pytest.skip("no gp sampler in this tree")
+    study = _run(s, _quadratic, 24)
+    names = [t.system_attrs[SAMPLER_KEY] for t in study.trials]
+    assert names[:9] == ["gp"] * 9 and set(names[9:]) == {"cmaes"}
+    assert study.best_value < 0.5

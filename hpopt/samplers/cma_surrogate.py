@@ -43,7 +43,10 @@ import math
 import numpy as np
 from scipy.linalg import lstsq
 
-__all__ = ["LQModel", "kendall_tau", "first_batch", "n_for_tau", "TAU_THRESHOLD", "FULL_MAX_DIM"]
+__all__ = [
+    "LQModel", "kendall_tau", "first_batch", "n_for_tau", "points_for_full_model", "TAU_THRESHOLD",
+    "FULL_MAX_DIM",
+]
 
 #: Kendall tau from which the model values stand in for the unevaluated candidates.
 TAU_THRESHOLD = 0.85
@@ -54,6 +57,12 @@ _MIN_RELATIVE_SIZE = 1.1  # data per coefficient (after truncation) before a ric
 _MAX_RELATIVE_SIZE = 2.0  # archive size in units of the full model's coefficients
 _MAX_WEIGHT = 20.0  # regression weight of the best point (the worst used has 1)
 _MIN_EVALS_FRACTION = 0.02  # of the population, evaluated every generation
+
+
+def points_for_full_model(n: int) -> int:
+    """Evaluated points from which a full quadratic in ``n`` coordinates is fitted (the model's
+    rule: ``0.75 * size >= 1.1 * (n + 1)(n + 2) / 2``), whatever ``FULL_MAX_DIM`` says."""
+    return math.ceil(_MIN_RELATIVE_SIZE * ((n + 1) * (n + 2) // 2) / _TRUNCATION)
 
 
 def n_for_tau(popsize: int, evaluated: int) -> int:
