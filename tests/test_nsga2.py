@@ -111,6 +111,7 @@ def test_seed_reproduces_and_fresh_process_continues(tmp_path):
         ({"eta_m": -1}, ValueError),
         ({"constraints_func": 3}, TypeError),
         ({"fallback_sampler": "random"}, TypeError),
+        ({"steady_state": 1}, TypeError),
     ],
 )
 def test_bad_settings_are_refused(settings, error):
@@ -132,3 +133,43 @@ def test_parents_of_a_child_always_differ(popsize):
     pairs = np.array([run._parents(rng) for _ in range(300)])
     assert (pairs[:, 0] != pairs[:, 1]).all()
     assert (pairs == 0).any(axis=1).mean() > min(0.9, 4 / popsize) - 0.1  # 0 wins when drawn
+
+
+@pytest.mark.parametrize("steady", [True, False])
+def test_steady_state_merges_every_trial_and_generational_waits_for_a_generation(steady):
+    """Steady state: after the first population each finished trial is one selection step, and a
+    new non-dominated trial is in the population right away; generational: one step per popsize."""
+    sampler = NSGAIISampler(seed=3, popsize=10, steady_state=steady)
+    study = hpopt.create_study(directions=["minimize", "minimize"], sampler=sampler)
+    _run(study, 17)
+    run = sampler.state(study._history, SPACE)
+    assert run.generation == (8 if steady else 1)
+    assert len(run.parents[0]) == 10
+    if steady:
+        f = np.array([t.values for t in study.trials])
+        last_on_front = nondominated_ranks(f)[-1] == 0
+        in_pop = np.any(np.all(run.parents[2] == f[-1], axis=1))
+        assert in_pop or not last_on_front
+
+
+def test_steady_state_converges_further_than_generational_on_zdt1():
+    """With the default population (50), the steady-state scheme reaches a larger hypervolume than
+    the generational one in the same 300 trials on a 10-variable ZDT1, on each of three seeds (the
+    reason it is the default; with popsize 20 on the 5-variable mixed problem above it is a tie)."""
+    space = {f"x{i}": hpopt.Float(0, 1) for i in range(10)}
+
+    def zdt1(p: dict) -> tuple[float, float]:
+        x = np.array([p[f"x{i}"] for i in range(10)])
+        g = 1 + 9 * x[1:].mean()
+        return float(x[0]), float(g * (1 - np.sqrt(x[0] / g)))
+
+    for seed in range(3):
+        hv = {}
+        for steady in (True, False):
+            study = hpopt.create_study(directions=["minimize", "minimize"],
+                                       sampler=NSGAIISampler(seed=seed, steady_state=steady))
+            for _ in range(300):
+                t = study.ask(space)
+                study.tell(t, zdt1(t.params))
+            hv[steady] = _hv(np.array([t.values for t in study.trials]))
+        assert hv[True] > hv[False]
