@@ -315,6 +315,11 @@ class AutoSampler(Sampler):
 
     # -- the choice -------------------------------------------------------------------------------
     def _summary(self, history: History) -> _Summary:
+        # The history is read before taking this sampler's lock: ``sample`` (define-by-run
+        # ``suggest``) runs outside the storage's transaction and ``ask`` calls samplers inside
+        # it, so reading the storage under this lock could deadlock with another worker's ask.
+        version = history.version()
+        fin = history.finished()
         with self._lock:
             key = id(history)
             s = self._summaries.get(key)
@@ -322,9 +327,8 @@ class AutoSampler(Sampler):
                 s = self._summaries[key] = _Summary(history)
                 while len(self._summaries) > _MAX_STUDIES:
                     self._summaries.popitem(last=False)
-            version = history.version()
             if s.version != version:
-                s.sync(history.finished())
+                s.sync(fin)
                 s.version = version
             return s
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -194,11 +194,11 @@ class _Membership:
         self.seen: set[int] = set()  # every finished trial read so far, whatever its state
         self.trials: dict[str, set[int]] = {}
 
-    def update(self, history: History) -> None:
-        version = history.version()
+    def update(self, version: int, finished: Sequence[FrozenTrial]) -> None:
+        """Read the trials of ``finished`` not seen yet (``version``: the history's, read with it)."""
         if version == self.version:
             return
-        for t in unseen_trials(history.finished(), self.seen):
+        for t in unseen_trials(finished, self.seen):
             self.seen.add(t.number)
             if t.state is TrialState.COMPLETE:
                 for name in t.params:
@@ -235,8 +235,12 @@ class GroupedFallback:
     def _group(self, history: History, name: str, dist: Distribution) -> dict[str, Distribution]:
         """``name`` and the parameters outside the intersection that the same trials have."""
         inter = self._inter.space(history, self._lock) or {}  # type: ignore[attr-defined]
+        # Read the history before taking the sampler's lock: ``sample`` runs outside the storage's
+        # transaction (define-by-run ``suggest``), while ``ask`` calls the sampler inside it, so
+        # reading the storage under the sampler's lock here could deadlock with another worker's ask.
+        version, finished = history.version(), history.finished()
         with self._lock:  # type: ignore[attr-defined]
-            self._members.update(history)
+            self._members.update(version, finished)
             trials = self._members.trials
             mine = trials.get(name)
             if not mine:
