@@ -19,7 +19,7 @@ import pytest
 import hpopt
 from hpopt.samplers.base import TrialInfo
 
-_READS = ("finished", "running", "version", "known_distribution")
+_READS = ("finished", "running", "version", "known_distribution", "trials")
 
 
 def _lock_is_free(lock: Any) -> bool:
@@ -78,3 +78,22 @@ def test_sample_reads_the_history_outside_the_samplers_lock(name: str) -> None:
     for param, dist in (("ya", hpopt.Float(0, 1)), ("nb", hpopt.Int(0, 3)), ("x", hpopt.Float(-3, 3))):
         value = sampler.sample(guarded, info, param, dist)  # type: ignore[arg-type]
         assert dist.contains(value)
+
+
+@pytest.mark.parametrize("name", ["cmaes", "de", "nsga2", "auto", "tpe", "gp", "random"])
+def test_sample_joint_reads_the_history_outside_the_samplers_lock(name: str) -> None:
+    """``sample_joint`` too: CMA-ES and DE call their fallback's ``sample_joint`` from ``sample``,
+    outside the storage's transaction."""
+    sampler = hpopt.make_sampler(name, seed=0)
+    space = {"x": hpopt.Float(-3, 3), "n": hpopt.Int(0, 3)}
+    directions = ["minimize", "minimize"] if name == "nsga2" else ["minimize"]
+    study = hpopt.create_study(sampler=sampler, directions=directions)
+    for _ in range(25):
+        t = study.ask(space)
+        v = t.params["x"] ** 2 + t.params["n"]
+        study.tell(t, (v, -v) if name == "nsga2" else v)
+    running = study.ask(space)  # a RUNNING trial for the samplers that read them
+    lock = getattr(sampler, "_lock", threading.Lock())
+    values = sampler.sample_joint(_Guarded(study._history, lock), TrialInfo(running.number + 1, {}, {}, {}),
+                                  space)  # type: ignore[arg-type]
+    assert set(values) == set(space)

@@ -164,13 +164,16 @@ class GPSampler(IntersectionSpace, DerivedCaches, Sampler):
         """Values for the whole ``space``: a Sobol point during startup, else the log-EI maximiser."""
         if not space:
             return {}
+        # The history is read before taking the lock: this may run outside the storage's
+        # transaction (a fallback of CMA-ES or DE), where reading it under the lock could deadlock.
+        done = [t for t in history.finished() if _holds(t, space)]
+        running = history.running() if len(done) >= self.n_startup_trials else []
         with self._lock:
             model = self._model(space)
-            done = [t for t in history.finished() if _holds(t, space)]
             if len(done) < self.n_startup_trials:
                 return model.tf.decode(self._sobol_point(model.tf.dim, trial.number))
             with single_blas_thread():
-                x = self._propose(history, trial, model, space, done)
+                x = self._propose(history, trial, model, space, done, running)
             return model.tf.decode(x)
 
     # -- internals ----------------------------------------------------------------------------------
@@ -246,10 +249,10 @@ class GPSampler(IntersectionSpace, DerivedCaches, Sampler):
         model.fits[role] = (X, y, gp)
         return gp
 
-    def _pending(self, history: History, trial: TrialInfo, model: _Model, space: Mapping[str, Distribution]
-                 ) -> np.ndarray:
+    def _pending(self, running: Sequence[FrozenTrial], trial: TrialInfo, model: _Model,
+                 space: Mapping[str, Distribution]) -> np.ndarray:
         rows = []
-        for t in history.running():
+        for t in running:
             if t.number == trial.number:
                 continue
             plan = t.system_attrs.get(PLAN_KEY) or {}
@@ -268,6 +271,7 @@ class GPSampler(IntersectionSpace, DerivedCaches, Sampler):
         model: _Model,
         space: Mapping[str, Distribution],
         done: list[FrozenTrial],
+        running: Sequence[FrozenTrial],
     ) -> np.ndarray:
         X = self._encode(model, done)
         y = self._objective(history, done, trial.number)
@@ -279,7 +283,7 @@ class GPSampler(IntersectionSpace, DerivedCaches, Sampler):
             C = self._constraints(done)
             feasible = (C <= 0).all(axis=1)
             cgps = [self._fit(model, f"constraint{j}", X, C[:, j], trial.number) for j in range(C.shape[1])]
-        P = self._pending(history, trial, model, space)
+        P = self._pending(running, trial, model, space)
         if len(P):
             gp = gp.condition(P, gp.predict(P)[0])
             cgps = [c.condition(P, c.predict(P)[0]) for c in cgps]
