@@ -64,7 +64,7 @@ def _conditional(trial: hpopt.Trial) -> float:
     return x * x + trial.suggest_float("yb", 0, 1) + trial.suggest_int("nb", 0, 3)
 
 
-@pytest.mark.parametrize("name", ["cmaes", "de", "nsga2", "auto", "tpe", "gp"])
+@pytest.mark.parametrize("name", ["cmaes", "de", "nsga2", "auto", "tpe", "gp", "gradient"])
 def test_sample_reads_the_history_outside_the_samplers_lock(name: str) -> None:
     sampler = hpopt.make_sampler(name, seed=0)
     directions = ["minimize", "minimize"] if name == "nsga2" else ["minimize"]
@@ -80,7 +80,7 @@ def test_sample_reads_the_history_outside_the_samplers_lock(name: str) -> None:
         assert dist.contains(value)
 
 
-@pytest.mark.parametrize("name", ["cmaes", "de", "nsga2", "auto", "tpe", "gp", "random"])
+@pytest.mark.parametrize("name", ["cmaes", "de", "nsga2", "auto", "tpe", "gp", "gradient", "random"])
 def test_sample_joint_reads_the_history_outside_the_samplers_lock(name: str) -> None:
     """``sample_joint`` too: CMA-ES and DE call their fallback's ``sample_joint`` from ``sample``,
     outside the storage's transaction."""
