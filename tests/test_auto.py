@@ -251,7 +251,7 @@ def test_all_continuous_space_hands_over_to_lq_cmaes_once_a_full_quadratic_fits(
     assert h == 9
     assert _decide(space=cont, n_finished=h - 1).name == "gp"
     after = _decide(space=cont, n_finished=h)
-    assert after.name == "cmaes" and "lq-CMA-ES" in after.reason
+    assert after.name == "cmaes" and "lq-CMA-ES" in after.reason and after.warm_start == h
     # a known budget does not keep the GP past the hand-over on continuous spaces
     assert _decide(space=cont, n_finished=h, n_trials=50).name == "cmaes"
     # integers, steps or categoricals: the surrogate is off, the GP keeps its limit
@@ -263,11 +263,34 @@ def test_all_continuous_space_hands_over_to_lq_cmaes_once_a_full_quadratic_fits(
     assert _decide(space=wide, n_finished=auto.GP_SWITCH).name == "cmaes"
 
 
-def test_continuous_study_runs_gp_then_lq_cmaes() -> None:
+def test_continuous_study_runs_gp_then_lq_cmaes_warm_started_from_the_gp_trials() -> None:
     s = AutoSampler(seed=3)
     if s._gp is None:
         pytest.skip("no gp sampler in this tree")
     study = _run(s, _quadratic, 24)
     names = [t.system_attrs[SAMPLER_KEY] for t in study.trials]
     assert names[:9] == ["gp"] * 9 and set(names[9:]) == {"cmaes"}
+    assert all(t.system_attrs.get(auto.WARM_START_KEY) == 9 for t in study.trials[9:])
+    # the CMA-ES delegate was warm-started from exactly the first 9 trials (the GP's)
+    (cma,) = s._warm.values()
+    assert sorted(t.number for t in cma.warm_start_trials) == list(range(9))
     assert study.best_value < 0.5
+
+
+def test_a_fresh_auto_sampler_continues_the_same_warm_started_search() -> None:
+    """Resuming (a new AutoSampler on the stored history) builds the same warm-started CMA-ES
+    and proposes the same next point."""
+    from hpopt.samplers.base import TrialInfo
+
+    s = AutoSampler(seed=4)
+    if s._gp is None:
+        pytest.skip("no gp sampler in this tree")
+    study = _run(s, _quadratic, 20)
+    space = {"x": Float(-5, 5), "y": Float(-5, 5)}
+    info = TrialInfo(20, {}, {}, {})
+    d = s.decide(study._history)
+    assert d.name == "cmaes" and d.warm_start == 9
+    fresh = AutoSampler(seed=4)
+    a = s.sample_joint(study._history, info, space)
+    b = fresh.sample_joint(study._history, info, space)
+    assert a == b

@@ -33,8 +33,11 @@ applies decides):
    (``ceil(1.1 * (d + 1)(d + 2) / 2 / 0.75)``: 9 trials at d = 2, 31 at d = 5, 97 at d = 10;
    :func:`~hpopt.samplers.cma_surrogate.points_for_full_model`): the GP's trials explore and
    seed the model, lq-CMA-ES then converges much further per trial than our GP does (measured
-   on held-out problems, see benchmarks/RESULTS.md). With integers, steps or categoricals the
-   surrogate is off, and the GP keeps its limit.
+   on held-out problems, see benchmarks/RESULTS.md). That CMA-ES is warm-started (WS-CMA-ES,
+   Nomura et al. 2021) from the COMPLETE trials among the first ``h`` finished ones (the GP's),
+   so it starts where the GP found good points instead of from the centre of the box; the
+   decision carries ``warm_start = h`` and records it as ``auto:warm_start``. With integers,
+   steps or categoricals the surrogate is off, and the GP keeps its limit.
 7. **Otherwise** (after the GP phase, or larger spaces): ``cmaes`` when every parameter is numeric
    and at least ``max(CMA_MIN_TRIALS, CMA_TRIALS_PER_DIM * d)`` trials finished (CMA-ES needs a
    few generations of data; before that its first generations are near-random) or the GP handed
@@ -82,6 +85,7 @@ from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed
 from hpopt.samplers.base import History, Sampler, TrialInfo, unseen_trials
 from hpopt.samplers.cma_surrogate import points_for_full_model
+from hpopt.samplers.replay import order_key
 
 __all__ = ["AutoSampler", "Decision"]
 
@@ -89,6 +93,7 @@ _log = logging.getLogger("hpopt")
 
 SAMPLER_KEY = "auto:sampler"
 REASON_KEY = "auto:reason"
+WARM_START_KEY = "auto:warm_start"
 
 #: Several objectives: TPE below this many finished trials, NSGA-II from there on.
 MO_SWITCH = 300
@@ -109,21 +114,25 @@ _MAX_STUDIES = 4  # studies whose summaries are kept
 
 
 class Decision:
-    """One choice: the sampler's registered ``name`` and a one-line ``reason`` a person can read."""
+    """One choice: the sampler's registered ``name``, a one-line ``reason`` a person can read and,
+    for the GP's hand-over to CMA-ES, ``warm_start``: the delegate starts from the first this many
+    finished trials (WS-CMA-ES); 0 for a plain delegate."""
 
-    __slots__ = ("name", "reason")
+    __slots__ = ("name", "reason", "warm_start")
 
-    def __init__(self, name: str, reason: str) -> None:
-        self.name, self.reason = name, reason
+    def __init__(self, name: str, reason: str, warm_start: int = 0) -> None:
+        self.name, self.reason, self.warm_start = name, reason, warm_start
 
     def __repr__(self) -> str:
-        return f"Decision({self.name!r}, {self.reason!r})"
+        ws = f", warm_start={self.warm_start}" if self.warm_start else ""
+        return f"Decision({self.name!r}, {self.reason!r}{ws})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Decision) and (self.name, self.reason) == (other.name, other.reason)
+        return isinstance(other, Decision) and (self.name, self.reason, self.warm_start) == (
+            other.name, other.reason, other.warm_start)
 
     def __hash__(self) -> int:
-        return hash((self.name, self.reason))
+        return hash((self.name, self.reason, self.warm_start))
 
 
 class _Summary:
@@ -141,6 +150,7 @@ class _Summary:
         self.n_complete = 0
         self.n_fail = 0
         self.name_sets: Counter[frozenset[str]] = Counter()
+        self.warm: dict[int, Sampler] = {}  # the warm-started CMA-ES of each hand-over size
         self.latest: dict[str, tuple[int, Distribution]] = {}
         self.version = -1
 
@@ -235,7 +245,8 @@ def decide(
     else:
         gp_done = f"{d} > {GP_MAX_DIM} parameters; " if d > GP_MAX_DIM else "GP unavailable; "
     if handed_over:
-        return Decision("cmaes", f"{kinds}, {gp_done}lq-CMA-ES")
+        return Decision("cmaes", f"{kinds}, {gp_done}lq-CMA-ES warm-started from the GP's trials",
+                        warm_start=limit)
     cma_from = max(CMA_MIN_TRIALS, CMA_TRIALS_PER_DIM * d)
     if n_cat == 0 and n >= cma_from:
         return Decision("cmaes", f"{kinds}, {gp_done}{n} trials >= {cma_from}: CMA-ES")
@@ -289,6 +300,7 @@ class AutoSampler(Sampler):
         self._lock = threading.RLock()
         self._local = threading.local()
         self._delegates: dict[str, Sampler] = {}
+        self._warm: OrderedDict[tuple[int, ...], Sampler] = OrderedDict()  # warm-started CMA-ES
         self._choices: OrderedDict[tuple[int, int], Decision] = OrderedDict()
         self._summaries: OrderedDict[int, _Summary] = OrderedDict()
         self._last_logged: dict[int, str] = {}
@@ -307,6 +319,7 @@ class AutoSampler(Sampler):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self.__dict__.setdefault("_warm", OrderedDict())
         self._lock = threading.RLock()
         self._local = threading.local()
         self._choices = OrderedDict()
@@ -360,6 +373,43 @@ class AutoSampler(Sampler):
                 self._delegates[name] = sampler
             return sampler
 
+    def _delegate_for(self, history: History, d: Decision) -> Sampler:
+        """The delegate that runs ``d``: the one named, or for the GP's hand-over a CMA-ES
+        warm-started (WS-CMA-ES, Nomura et al. 2021) from the COMPLETE trials among the first
+        ``d.warm_start`` finished ones in finish order: a pure function of the history, so every
+        worker and a resumed process build the same. The GP's trials seed the distribution (mean
+        and covariance from the best of them) instead of CMA-ES starting again from the centre."""
+        if not d.warm_start:
+            return self.delegate(d.name)
+        summary = self._summary(history)
+        with self._lock:
+            sampler = summary.warm.get(d.warm_start)
+        if sampler is not None:
+            return sampler
+        first = sorted(history.finished(), key=order_key)[: d.warm_start]  # read outside the lock
+        source = [t for t in first if t.state is TrialState.COMPLETE]
+        key = (d.warm_start, *(t.number for t in source))
+        with self._lock:
+            sampler = self._warm.get(key)
+        if sampler is not None:
+            return sampler
+        extra = self.settings.get(d.name, {})
+        if not source or "warm_start_trials" in extra:
+            return self.delegate(d.name)
+        from hpopt.plugins import make_sampler
+
+        try:
+            sampler = make_sampler(d.name, seed=self.seed, **{**extra, "warm_start_trials": source})
+        except (TypeError, ValueError):  # e.g. the first trials do not share one search space
+            return self.delegate(d.name)
+        with self._lock:
+            sampler = self._warm.setdefault(key, sampler)
+            while len(self._warm) > _MAX_STUDIES:
+                self._warm.popitem(last=False)
+            if len(first) == d.warm_start:  # the first ones in finish order never change again
+                summary.warm[d.warm_start] = sampler
+        return sampler
+
     def _remember(self, history: History, number: int, decision: Decision) -> None:
         with self._lock:
             key = (id(history), number)
@@ -376,7 +426,8 @@ class AutoSampler(Sampler):
             return d
         for t in history.running():
             if t.number == number and t.system_attrs.get(SAMPLER_KEY) is not None:
-                d = Decision(str(t.system_attrs[SAMPLER_KEY]), str(t.system_attrs.get(REASON_KEY, "")))
+                d = Decision(str(t.system_attrs[SAMPLER_KEY]), str(t.system_attrs.get(REASON_KEY, "")),
+                             int(t.system_attrs.get(WARM_START_KEY, 0)))
                 break
         else:
             d = self.decide(history)
@@ -394,8 +445,11 @@ class AutoSampler(Sampler):
             self._last_logged[id(history)] = d.name
         if changed:
             _log.info("auto sampler: trial %d uses %s (%s)", trial.number, d.name, d.reason)
-        inner = self.delegate(d.name).annotate(history, trial)
-        return {**inner, SAMPLER_KEY: d.name, REASON_KEY: d.reason}
+        inner = self._delegate_for(history, d).annotate(history, trial)
+        notes = {**inner, SAMPLER_KEY: d.name, REASON_KEY: d.reason}
+        if d.warm_start:
+            notes[WARM_START_KEY] = d.warm_start
+        return notes
 
     def _current(self, history: History) -> Decision:
         """The choice of the trial being asked in this thread (``joint_space`` has no trial)."""
@@ -406,17 +460,18 @@ class AutoSampler(Sampler):
 
     def joint_space(self, history: History) -> dict[str, Distribution]:
         """The chosen delegate's joint space."""
-        return self.delegate(self._current(history).name).joint_space(history)
+        return self._delegate_for(history, self._current(history)).joint_space(history)
 
     def sample_joint(
         self, history: History, trial: TrialInfo, space: Mapping[str, Distribution]
     ) -> dict[str, Any]:
         """Values from the delegate chosen for ``trial``."""
-        return self.delegate(self._choice(history, trial.number).name).sample_joint(history, trial, space)
+        d = self._choice(history, trial.number)
+        return self._delegate_for(history, d).sample_joint(history, trial, space)
 
     def sample(self, history: History, trial: TrialInfo, name: str, distribution: Distribution) -> Any:
         """One value from the delegate chosen for ``trial`` (the same one as its annotate)."""
-        return self.delegate(self._choice(history, trial.number).name).sample(
+        return self._delegate_for(history, self._choice(history, trial.number)).sample(
             history, trial, name, distribution
         )
 
