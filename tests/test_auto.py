@@ -272,7 +272,7 @@ def test_continuous_study_runs_gp_then_lq_cmaes_warm_started_from_the_gp_trials(
     assert names[:9] == ["gp"] * 9 and set(names[9:]) == {"cmaes"}
     assert all(t.system_attrs.get(auto.WARM_START_KEY) == 9 for t in study.trials[9:])
     # the CMA-ES delegate was warm-started from exactly the first 9 trials (the GP's)
-    (cma,) = s._warm.values()
+    (cma,) = s._summary(study._history).warm.values()
     assert sorted(t.number for t in cma.warm_start_trials) == list(range(9))
     assert study.best_value < 0.5
 

@@ -300,7 +300,6 @@ class AutoSampler(Sampler):
         self._lock = threading.RLock()
         self._local = threading.local()
         self._delegates: dict[str, Sampler] = {}
-        self._warm: OrderedDict[tuple[int, ...], Sampler] = OrderedDict()  # warm-started CMA-ES
         self._choices: OrderedDict[tuple[int, int], Decision] = OrderedDict()
         self._summaries: OrderedDict[int, _Summary] = OrderedDict()
         self._last_logged: dict[int, str] = {}
@@ -319,7 +318,6 @@ class AutoSampler(Sampler):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.__dict__.setdefault("_warm", OrderedDict())
         self._lock = threading.RLock()
         self._local = threading.local()
         self._choices = OrderedDict()
@@ -388,11 +386,6 @@ class AutoSampler(Sampler):
             return sampler
         first = sorted(history.finished(), key=order_key)[: d.warm_start]  # read outside the lock
         source = [t for t in first if t.state is TrialState.COMPLETE]
-        key = (d.warm_start, *(t.number for t in source))
-        with self._lock:
-            sampler = self._warm.get(key)
-        if sampler is not None:
-            return sampler
         extra = self.settings.get(d.name, {})
         if not source or "warm_start_trials" in extra:
             return self.delegate(d.name)
@@ -402,13 +395,10 @@ class AutoSampler(Sampler):
             sampler = make_sampler(d.name, seed=self.seed, **{**extra, "warm_start_trials": source})
         except (TypeError, ValueError):  # e.g. the first trials do not share one search space
             return self.delegate(d.name)
-        with self._lock:
-            sampler = self._warm.setdefault(key, sampler)
-            while len(self._warm) > _MAX_STUDIES:
-                self._warm.popitem(last=False)
-            if len(first) == d.warm_start:  # the first ones in finish order never change again
-                summary.warm[d.warm_start] = sampler
-        return sampler
+        if len(first) < d.warm_start:  # not all finished yet (cannot happen after decide's count)
+            return sampler
+        with self._lock:  # the first ones in finish order never change again: keep it per study
+            return summary.warm.setdefault(d.warm_start, sampler)
 
     def _remember(self, history: History, number: int, decision: Decision) -> None:
         with self._lock:
