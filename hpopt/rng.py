@@ -7,6 +7,8 @@ trials happen to finish, so parallel workers and a resumed study reproduce the s
 * :func:`unit_hash` gives a uniform float in ``[0, 1)`` for ``(seed, trial number, key)`` in about a
   microsecond (SplitMix64 finalizer); cheap enough for the per-parameter hot path of random search.
 * :func:`trial_rng` gives a full :class:`numpy.random.Generator` for ``(seed, trial number)``.
+* :func:`derive_seed` gives an independent seed for a named part of a sampler (e.g. one model per
+  conditional branch), so its draws do not repeat the parent's.
 
 Example:
     >>> from hpopt.rng import unit_hash, trial_rng
@@ -24,7 +26,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["resolve_seed", "unit_hash", "trial_rng"]
+__all__ = ["resolve_seed", "unit_hash", "trial_rng", "derive_seed"]
 
 _MASK = (1 << 64) - 1
 _KEY_CACHE: dict[str, int] = {}
@@ -87,3 +89,8 @@ def unit_hash(seed: int, number: int, key: str) -> float:
 def trial_rng(seed: int, number: int, stream: int = 0) -> np.random.Generator:
     """A Generator determined by ``(seed, number, stream)`` alone (about 20 µs to build)."""
     return np.random.default_rng([seed & _MASK, number, stream])
+
+
+def derive_seed(seed: int, key: str) -> int:
+    """A 63-bit seed determined by ``(seed, key)`` alone, unrelated to ``seed``'s own draws."""
+    return _mix((seed * 0x9E3779B97F4A7C15 + _key(key)) & _MASK) >> 1

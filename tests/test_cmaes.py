@@ -10,6 +10,7 @@ from scipy.stats import norm
 
 import hpopt
 from hpopt.samplers.base import Sampler
+from hpopt.samplers.branch import BranchSampler
 from hpopt.samplers.cma_core import CMA
 from hpopt.samplers.cmaes import CmaEsSampler
 from hpopt.samplers.de import DESampler
@@ -239,9 +240,11 @@ def _branch_error(sampler: Sampler, n: int = 80) -> float:
 
 @pytest.mark.parametrize("make", [CmaEsSampler, DESampler])
 def test_default_fallback_models_conditional_parameters(make):
-    """By default parameters outside the joint space are drawn by TPE from the trials that have
-    them, so a branch parameter concentrates near its optimum; a random fallback does not."""
-    assert isinstance(make(seed=0).fallback_sampler, TPESampler)
+    """By default parameters outside the joint space are modelled from the trials that have them
+    (DE: TPE; CMA-ES: TPE, then a CMA-ES per branch), so a branch parameter concentrates near its
+    optimum; a random fallback does not."""
+    default = BranchSampler if make is CmaEsSampler else TPESampler
+    assert isinstance(make(seed=0).fallback_sampler, default)
     tpe = _branch_error(make(seed=0))
     rand = _branch_error(make(seed=0, fallback_sampler=RandomSampler(seed=0)))
     assert tpe < 2.0 < rand

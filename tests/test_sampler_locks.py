@@ -97,3 +97,21 @@ def test_sample_joint_reads_the_history_outside_the_samplers_lock(name: str) -> 
     values = sampler.sample_joint(_Guarded(study._history, lock), TrialInfo(running.number + 1, {}, {}, {}),
                                   space)  # type: ignore[arg-type]
     assert set(values) == set(space)
+
+
+def test_branch_fallback_reads_the_history_outside_its_lock() -> None:
+    """CMA-ES's default fallback (TPE, then a CMA-ES per conditional group) has a lock of its own:
+    neither ``sample`` nor ``sample_joint`` reads the storage while holding it, before or after a
+    group's hand-over to its CMA-ES."""
+    sampler = hpopt.make_sampler("cmaes", seed=0)
+    branch = sampler.fallback_sampler
+    study = hpopt.create_study(sampler=sampler)
+    study.optimize(_conditional, n_trials=40)
+    guarded = _Guarded(study._history, branch._lock)
+    info = TrialInfo(40, {}, {}, {})
+    group = {"yb": hpopt.Float(0, 1), "nb": hpopt.Int(0, 3)}
+    assert set(branch.sample_joint(guarded, info, group)) == set(group)  # type: ignore[arg-type]
+    for param, dist in (("ya", hpopt.Float(0, 1)), ("fresh", hpopt.Float(0, 1))):
+        assert dist.contains(branch.sample(guarded, info, param, dist))  # type: ignore[arg-type]
+    assert branch._groups  # the groups were tracked (and the ones past h(d) handed over)
+    assert any(g.cma is not None for g in branch._groups.values())

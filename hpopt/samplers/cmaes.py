@@ -52,12 +52,14 @@ surrogate is off and the sampler behaves exactly as with ``surrogate=None``.
 **Search space.** ``ask(space)`` optimizes ``space``. In define-by-run CMA-ES models the
 intersection of the parameters of all COMPLETE trials (with equal distributions), or the warm
 start's space before any trial completed. Parameters outside it (the branches of a conditional
-space) belong to ``fallback_sampler``: by default hpopt's
-:class:`~hpopt.samplers.tpe.TPESampler` with the same seed, which models each conditional group
-from the trials that have it, so those parameters are optimized too rather than drawn at random.
-A branch's parameters are sampled together, when the trial suggests the first of them (see
-:class:`~hpopt.samplers.replay.GroupedFallback`); pass ``fallback_sampler=RandomSampler(...)``
-(or any sampler) to choose otherwise.
+space) belong to ``fallback_sampler``: by default a
+:class:`~hpopt.samplers.branch.BranchSampler`, which models each conditional group from the trials
+that have it with :class:`~hpopt.samplers.tpe.TPESampler` for its first few trials and then with a
+CMA-ES of its own, warm-started from them, so those parameters are optimized too (and keep
+converging) rather than drawn at random. A branch's parameters are sampled together, when the
+trial suggests the first of them (see :class:`~hpopt.samplers.replay.GroupedFallback`); pass
+``fallback_sampler=TPESampler(...)`` (the previous default), ``RandomSampler(...)`` or any sampler
+to choose otherwise.
 
 **Encodings.** Numeric parameters live in the unit box of :class:`hpopt.SpaceTransform` (log scale
 for ``log=True``, equal cells for integers and steps, handled with a margin). Categorical
@@ -93,6 +95,7 @@ from hpopt.distributions import Distribution, Float, Int
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
 from hpopt.samplers.base import History, Sampler, TrialInfo
+from hpopt.samplers.branch import BranchSampler
 from hpopt.samplers.cma_core import CMA, SEPARABLE_THRESHOLD, default_popsize
 from hpopt.samplers.cma_surrogate import TAU_THRESHOLD, LQModel, first_batch, n_for_tau
 from hpopt.samplers.replay import (
@@ -412,7 +415,8 @@ class CmaEsSampler(GroupedFallback, ReplaySampler):
         tolx: Stagnation when every continuous coordinate's step is below ``tolx`` (unit box).
         warm_start_trials: COMPLETE trials of an earlier study on the same space (WS-CMA-ES).
         fallback_sampler: Samples parameters outside the intersection (define-by-run); default
-            :class:`~hpopt.samplers.tpe.TPESampler` with the same seed.
+            :class:`~hpopt.samplers.branch.BranchSampler` with the same seed (TPE for a branch's
+            first trials, then a CMA-ES of the branch's own).
         surrogate: ``"lq"`` (default): lq-CMA-ES (Hansen 2019) on all-continuous spaces, a global
             linear-quadratic model decides which candidates of a generation are evaluated
             (see the module docstring); None: every candidate is evaluated.
@@ -481,7 +485,7 @@ class CmaEsSampler(GroupedFallback, ReplaySampler):
         self.warm_start_trials = self._check_warm(warm_start_trials)
         self._maximize = False
         self._init_replay()
-        self._init_groups(fallback_sampler, self.seed)
+        self._init_groups(fallback_sampler, self.seed, default=lambda seed: BranchSampler(seed=seed))
 
     @staticmethod
     def _check_warm(trials: Sequence[FrozenTrial] | None) -> list[FrozenTrial] | None:

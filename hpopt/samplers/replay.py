@@ -170,16 +170,22 @@ class ReplaySampler(IntersectionSpace, DerivedCaches, Sampler):
         fin = history.finished()
         key = space_key(space)
         with self._lock:
-            run = self._runs.get(key)
-            if run is None:
+            entry = self._runs.get(key)
+            if entry is None:
                 if len(self._runs) >= MAX_CACHES:
                     self._runs.pop(next(iter(self._runs)))
-                run = self._runs[key] = self._new_run(space)
+                entry = self._runs[key] = (self._new_run(space), set())
+            run, checked = entry
             if run.version == version:
                 return run
-            new = sorted((t for t in fin if t.number not in run.seen and run.relevant(t)), key=order_key)
+            # Finished trials never change, so each is checked for relevance once (a branch's run
+            # sees only some of the trials; rescanning the others at every ask would cost O(n)).
+            unseen = unseen_trials(fin, checked)
+            checked.update(t.number for t in unseen)
+            new = sorted((t for t in unseen if run.relevant(t)), key=order_key)
             if new and order_key(new[0]) < run.last_key:  # finished "in the past": replay all
-                run = self._runs[key] = self._new_run(space)
+                run = self._new_run(space)
+                self._runs[key] = (run, checked)
                 new = sorted((t for t in fin if run.relevant(t)), key=order_key)
             feed(run, new)
             run.version = version
@@ -224,11 +230,15 @@ class GroupedFallback:
     _derived = ("_runs", "_inter", "_members", "_group_values")
     _GROUP_CACHE = 64  # trials whose group values are kept (several workers ask at once)
 
-    def _init_groups(self, fallback_sampler: Sampler | None, seed: int) -> None:
-        """Set ``fallback_sampler`` (the given one, else TPE with ``seed``) and the group state."""
-        self.fallback_sampler = check_fallback(
-            TPESampler(seed=seed) if fallback_sampler is None else fallback_sampler, seed
-        )
+    def _init_groups(
+        self, fallback_sampler: Sampler | None, seed: int,
+        default: Callable[[int], Sampler] | None = None,
+    ) -> None:
+        """Set ``fallback_sampler`` (the given one, else ``default(seed)``, else TPE with ``seed``)
+        and the group state."""
+        if fallback_sampler is None:
+            fallback_sampler = default(seed) if default is not None else TPESampler(seed=seed)
+        self.fallback_sampler = check_fallback(fallback_sampler, seed)
         self._members = _Membership()
         self._group_values: dict[tuple[int, str], dict[str, Any]] = {}
 
