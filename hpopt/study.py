@@ -663,6 +663,7 @@ def pareto_front_mask(costs: np.ndarray) -> np.ndarray:
     elif d == 2:
         prev_min = np.concatenate([[np.inf], np.minimum.accumulate(uniq[:-1, 1])])
         keep = uniq[:, 1] < prev_min
+        keep[0] = True  # the lexicographically first row is never dominated (even with cost +inf)
     else:
         keep = np.zeros(len(uniq), dtype=bool)
         alive = np.arange(len(uniq))

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["Trial", "check_name", "json_value", "real_value"]
 
 _DIST_TYPES = (Float, Int, Categorical)
+#: The largest step ``report`` accepts: steps are 64-bit integers in pruners (numpy) and storages.
+MAX_STEP = 2**63 - 1
 
 
 def check_name(kind: str, name: Any) -> str:
@@ -234,15 +236,16 @@ class Trial:
 
         Raises:
             TypeError: A non-numeric value or non-integral step.
-            ValueError: A negative step or the wrong number of values.
+            ValueError: A negative step, one beyond ``MAX_STEP`` (2**63 - 1: pruners and storages
+                hold steps as 64-bit integers) or the wrong number of values.
             TrialFinishedError: The trial is finished.
         """
         self._check_open()
         if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral):
             raise TypeError(f"`step` must be an int, but got {step!r} ({type(step).__name__}).")
         step = int(step)
-        if step < 0:
-            raise ValueError(f"`step >= 0` must hold, but got step={step}.")
+        if not 0 <= step <= MAX_STEP:
+            raise ValueError(f"`0 <= step <= {MAX_STEP}` (a 64-bit integer) must hold, but got step={step}.")
         n = len(self._study.directions)
         if n == 1:
             stored: Any = real_value("reported value", value)

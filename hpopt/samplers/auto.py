@@ -85,7 +85,7 @@ from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed
 from hpopt.samplers.base import History, Sampler, TrialInfo, unseen_trials
 from hpopt.samplers.cma_surrogate import points_for_full_model
-from hpopt.samplers.replay import order_key
+from hpopt.samplers.replay import order_key, space_key
 
 __all__ = ["AutoSampler", "Decision"]
 
@@ -457,7 +457,13 @@ class AutoSampler(Sampler):
     ) -> dict[str, Any]:
         """Values from the delegate chosen for ``trial``."""
         d = self._choice(history, trial.number)
-        return self._delegate_for(history, d).sample_joint(history, trial, space)
+        sampler = self._delegate_for(history, d)
+        warm = getattr(sampler, "warm_start_trials", None) if d.warm_start else None
+        if warm and space_key(warm[0].distributions) != space_key(space):
+            # The space moved on after the hand-over (a parameter added, removed or changed): the
+            # GP's trials no longer describe it, so the plain CMA-ES delegate runs this space.
+            sampler = self.delegate(d.name)
+        return sampler.sample_joint(history, trial, space)
 
     def sample(self, history: History, trial: TrialInfo, name: str, distribution: Distribution) -> Any:
         """One value from the delegate chosen for ``trial`` (the same one as its annotate)."""

@@ -110,6 +110,7 @@ from hpopt.samplers.replay import (
 __all__ = ["CmaEsSampler"]
 
 _MIN_POPSIZE = 2  # mu = popsize // 2 must be >= 1
+PLAN_KEY = "hpopt.plan"  # planned (not yet suggested) values of a RUNNING define-by-run trial
 _MATCH_TOL = 1e-9  # unit-box tolerance when recognising a redrawn candidate
 _RESTART_STREAM = 1  # trial_rng stream for a restart's random choices
 _GENERATION_STREAM = 2  # trial_rng stream for a surrogate generation's candidates
@@ -165,6 +166,11 @@ class _Run(MixedSpace):
             missing = [k for k in self.num_names if k not in s.x0]
             if missing:
                 raise ValueError(f"`x0` lacks parameters {missing} of the search space.")
+            errors = [e for k in self.num_names if (e := _x0_error(k, s.x0[k], self.space[k])) is not None]
+            if errors:
+                raise ValueError(
+                    f"`x0` must hold real numbers inside the search space, but {'; '.join(errors)}."
+                )
             mean = self.tf.encode(s.x0)
         if s.warm_start_trials is not None:
             mean, sigma, cov, q0 = self._warm_start(s.warm_start_trials)
@@ -349,7 +355,15 @@ class _Run(MixedSpace):
         """Which candidates of the current generation running trials are evaluating."""
         gen = self.gen
         assert gen is not None
-        rows = [t.params for t in running if all(t.distributions.get(k) == self.space[k] for k in self.space)]
+        rows = []
+        for t in running:
+            # A define-by-run trial holds its values in the plan until it suggests them.
+            params = {**(t.system_attrs.get(PLAN_KEY) or {}), **t.params}
+            if all(
+                k in params and t.distributions.get(k, d) == d and d.contains(params[k])
+                for k, d in self.space.items()
+            ):
+                rows.append(params)
         if not rows:
             return np.zeros(len(gen.X), dtype=bool)
         u = self.tf.encode_many(rows)
@@ -379,6 +393,29 @@ class _Generation:
         self.extras: list[tuple[np.ndarray, float, bool]] = []
         self.target = target
         self.order = np.arange(len(X))
+
+
+def _check_x0(x0: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``x0`` as a dict; a non-finite number is refused now (naming the entry). Entries of
+    categorical parameters (e.g. ``x0=study.best_params``) are ignored, as before; the numeric
+    parameters' entries are checked against the space when it is known (:meth:`_Run._first_cma`)."""
+    if x0 is None:
+        return None
+    if not isinstance(x0, Mapping):
+        raise TypeError(f"`x0` must be a mapping of parameter names to values or None, but got {x0!r}.")
+    for k, v in x0.items():
+        if isinstance(v, (float, np.floating)) and not math.isfinite(v):
+            raise ValueError(f"`x0[{k!r}]` must be finite, but got {v!r}.")
+    return dict(x0)
+
+
+def _x0_error(name: str, value: Any, dist: Distribution) -> str | None:
+    """Why ``value`` cannot start the numeric parameter ``name`` of ``dist`` (None when it can)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return f"x0[{name!r}]={value!r} is not a real number"
+    if not dist.low <= value <= dist.high:  # type: ignore[attr-defined]
+        return f"x0[{name!r}]={value!r} is outside {dist}"
+    return None
 
 
 def _thresholds(dist: Distribution) -> np.ndarray | None:
@@ -481,7 +518,7 @@ class CmaEsSampler(GroupedFallback, ReplaySampler):
         self.margin = margin
         self.tolfun = positive("tolfun", tolfun)
         self.tolx = positive("tolx", tolx)
-        self.x0 = dict(x0) if x0 is not None else None
+        self.x0 = _check_x0(x0)
         self.warm_start_trials = self._check_warm(warm_start_trials)
         self._maximize = False
         self._init_replay()

@@ -77,6 +77,7 @@ PLAN_KEY = "hpopt.plan"  # planned (not yet suggested) values of a RUNNING defin
 _MAX_SPACES = 8  # cached models, one per search space
 _PAREGO_RHO = 0.05
 _N_BEST = 5  # best observed points perturbed by the acquisition optimizer
+_MAX_ABS = 1e100  # targets are scaled into this magnitude before the fit (squares stay finite)
 _FIT_STREAM = 7  # trial_rng stream of the seed of a fit's random restarts
 
 
@@ -311,8 +312,19 @@ def _holds(t: FrozenTrial, space: Mapping[str, Distribution]) -> bool:
 
 
 def _finite(F: np.ndarray) -> np.ndarray:
-    """Columns with ``±inf``/NaN replaced by the column's worst (largest) finite value, or 0."""
-    F = np.array(F, dtype=float)
+    """Columns with ``±inf``/NaN replaced by the column's worst (largest) finite value, or 0, and
+    columns beyond ``_MAX_ABS`` in magnitude scaled down into it: the GP standardises its targets
+    (sums and squares), which overflow near the float limit (``tell(t, 1e308)`` is legitimate).
+    A positive scale changes neither the ranking nor the expected-improvement argmax."""
+    F = _replace_non_finite(np.array(F, dtype=float))
+    big = np.abs(F).max(axis=0) if len(F) else np.zeros(F.shape[1])
+    over = big > _MAX_ABS
+    if over.any():
+        F[:, over] *= _MAX_ABS / big[over]
+    return F
+
+
+def _replace_non_finite(F: np.ndarray) -> np.ndarray:
     ok = np.isfinite(F)
     if ok.all():
         return F

@@ -187,7 +187,13 @@ class ReplaySampler(IntersectionSpace, DerivedCaches, Sampler):
                 run = self._new_run(space)
                 self._runs[key] = (run, checked)
                 new = sorted((t for t in fin if run.relevant(t)), key=order_key)
-            feed(run, new)
+            try:
+                feed(run, new)
+            except BaseException:
+                # A half-fed run (e.g. ``constraints_func`` refused a trial) must not be reused: it
+                # would skip that trial from now on, unlike a fresh process. Rebuild it next time.
+                self._runs.pop(key, None)
+                raise
             run.version = version
             return run
 
