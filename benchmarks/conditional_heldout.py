@@ -10,9 +10,9 @@ variants they were used to compare:
 * ``ho-cond-depth``     - n in 2..5 layers, one float per layer, a scaled Rosenbrock valley over the
   first n plus a depth penalty (4 best): one-parameter groups coupled along the valley.
 
-Each run drives ``CmaEsSampler(seed=s)`` (the default fallback) or
-``CmaEsSampler(seed=s, fallback_sampler=TPESampler(seed=s))`` (the previous default) through
-ask/tell and records the best regret after 100, 300 and 1,000 trials. Usage::
+Each run drives ``CmaEsSampler`` (or ``DESampler`` with ``--sampler de``) with
+``fallback_sampler=BranchSampler(seed=s)`` (CMA-ES's default) or ``TPESampler(seed=s)`` (the
+previous default, DE's) through ask/tell and records the best regret after 100, 300 and 1,000 trials. Usage::
 
     python benchmarks/conditional_heldout.py --seeds 10 --jobs 2 --out /tmp/cond.json
     python benchmarks/conditional_heldout.py --seeds 10 --problems conditional-models,conditional-layers
@@ -124,18 +124,21 @@ HELD_OUT = {
 CHECKPOINTS = (100, 300, 1000)
 
 
-def run_one(args: tuple[str, str, int, int]) -> dict[str, Any]:
-    """One (fallback, problem, seed) run: best regret at the checkpoints, sampler ms per trial."""
-    fallback, name, seed, n_trials = args
+def run_one(args: tuple[str, str, str, int, int]) -> dict[str, Any]:
+    """One (sampler, fallback, problem, seed) run: best regret at the checkpoints, ms per trial."""
+    which, fallback, name, seed, n_trials = args
     import hpopt
     from hpopt.benchmark import get_problem
+    from hpopt.samplers.branch import BranchSampler
     from hpopt.samplers.cmaes import CmaEsSampler
+    from hpopt.samplers.de import DESampler
     from hpopt.samplers.tpe import TPESampler
 
     logging.getLogger("hpopt").setLevel(logging.WARNING)
     problem = HELD_OUT[name] if name in HELD_OUT else get_problem(name)
-    kw = {"fallback_sampler": TPESampler(seed=seed)} if fallback == "tpe" else {}
-    study = hpopt.create_study(sampler=CmaEsSampler(seed=seed, **kw))
+    fb = TPESampler(seed=seed) if fallback == "tpe" else BranchSampler(seed=seed)
+    make = CmaEsSampler if which == "cmaes" else DESampler
+    study = hpopt.create_study(sampler=make(seed=seed, fallback_sampler=fb))
     best, curve, spent = math.inf, [], 0.0
     for _ in range(n_trials):
         t0 = time.perf_counter()
@@ -148,7 +151,7 @@ def run_one(args: tuple[str, str, int, int]) -> dict[str, Any]:
         spent += time.perf_counter() - t0
         best = min(best, value)
         curve.append(best - float(problem.optimum))  # type: ignore[arg-type]
-    return {"fallback": fallback, "problem": name, "seed": seed,
+    return {"sampler": which, "fallback": fallback, "problem": name, "seed": seed,
             "regret": {c: curve[c - 1] for c in CHECKPOINTS if c <= n_trials},
             "ms_per_trial": 1e3 * spent / n_trials}
 
@@ -160,9 +163,10 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--problems", default=",".join(HELD_OUT))
     ap.add_argument("--fallbacks", default="tpe,branch", help="tpe (previous default), branch (default)")
+    ap.add_argument("--sampler", default="cmaes", choices=("cmaes", "de"))
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    tasks = [(f, p, s, args.trials) for f in args.fallbacks.split(",")
+    tasks = [(args.sampler, f, p, s, args.trials) for f in args.fallbacks.split(",")
              for p in args.problems.split(",") for s in range(args.seeds)]
     with Pool(args.jobs, maxtasksperchild=1) as pool:
         res = pool.map(run_one, tasks, chunksize=1)
