@@ -117,7 +117,7 @@ class BranchSampler(DerivedCaches, Sampler):
             g.cma = _make_cma(
                 derive_seed(self.seed, "branch:" + "\x00".join(sorted(space))), space, source
             )
-            g.members = []  # no longer needed: the CMA-ES replays the history itself
+            g.members, g.seen = [], set()  # no longer needed: the CMA-ES replays the history itself
             return g.cma
 
     def sample_joint(
