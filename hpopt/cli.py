@@ -98,7 +98,11 @@ def _worker(args: argparse.Namespace) -> int:
         raise ValueError(f"--objective must look like module:function, but got {args.objective!r}.")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    func = getattr(importlib.import_module(module_name), func_name, None)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"--objective {args.objective!r}: cannot import {module_name!r}: {exc}") from None
+    func = getattr(module, func_name, None)
     if not callable(func):
         raise ValueError(f"{args.objective!r} is not a callable objective.")
     study = hpopt.create_study(

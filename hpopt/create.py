@@ -130,6 +130,8 @@ def create_study(
     the_pruner = _resolve_pruner(pruner)
     store = open_storage(storage)
     sid = store.create_study(study_name, dirs, load_if_exists=bool(load_if_exists))
+    if dirs is None:  # an existing study loaded with its own directions: check them as load_study does
+        the_sampler.check_study(store.directions(sid))
     _store_heartbeat_settings(store, sid, beat)
     return Study(store, sid, the_sampler, the_pruner, heartbeat_interval=beat[0])
 

@@ -47,11 +47,16 @@ _GRID_RTOL = 1e-8
 def _real(name: str, value: Any) -> float:
     """Return ``value`` as a finite Python float, or raise naming ``name``."""
     cls = value.__class__
-    if (cls is float or cls is int) and -math.inf < value < math.inf:
+    if cls is float and -math.inf < value < math.inf:
+        return value
+    if cls is int and -MAX_FLOAT_INT <= value <= MAX_FLOAT_INT:
         return float(value)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a real number, but got {value!r} ({type(value).__name__}).")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond the float range: as infinite as it gets
+        v = math.inf
     if not math.isfinite(v):
         raise ValueError(f"`{name}` must be finite, but got {name}={v!r}.")
     return v
@@ -70,6 +75,9 @@ def _integral(name: str, value: Any) -> int:
     raise TypeError(f"`{name}` must be an integer, but got {value!r} ({type(value).__name__}).")
 
 
+#: Largest int that converts to a finite float (``float(MAX_FLOAT_INT + 2**970)`` overflows).
+MAX_FLOAT_INT = int(np.finfo(np.float64).max)
+
 #: Largest number of grid points (and largest integer magnitude) a distribution may have: beyond
 #: 2**53, float64 no longer tells neighbouring values apart.
 MAX_EXACT = 2**53
@@ -87,6 +95,13 @@ def tidy_array(v: np.ndarray) -> np.ndarray:
     exp = np.floor(np.log10(np.where(ok, mag, 1.0)))
     scale = 10.0 ** np.clip(14.0 - exp, -300, 300)
     return np.where(ok, np.round(v * scale) / scale, v)
+
+
+def _grid_tol(low: float, high: float, step: float) -> float:
+    """How far (in value units) a float may lie from a point of a step grid and still be on it:
+    1e-6 steps, or a few ulps of the bounds where that is more (far from 0, ``low + k * step`` is
+    itself only that exact: a grid of 5e5-steps near 5e16)."""
+    return max(1e-6 * step, 4.0 * math.ulp(max(abs(low), abs(high))))
 
 
 def _check_order(low: float, high: float) -> None:
@@ -139,8 +154,10 @@ class Float:
                     f"but got (low={low!r}, high={high!r}, step={step!r})."
                 )
             n_steps = (high - low) / step
-            # off the grid by more than float noise (measured in value units, relative to the bounds)
-            if abs(n_steps - round(n_steps)) * step > 1e-10 * max(abs(low), abs(high), high - low):
+            # off the grid by more than float noise (relative to the bounds), or by more than
+            # `contains` tolerates (a `high` kept here must be contained)
+            off = abs(high - (low + round(n_steps) * step))
+            if off > min(1e-10 * max(abs(low), abs(high), high - low), _grid_tol(low, high, step)):
                 new_high = low + math.floor(n_steps) * step
                 tidied = tidy(new_high)  # 0.8999999999999999 -> 0.9, where it stays on the grid
                 if tidied <= high and abs(tidied - new_high) <= 1e-9 * step:
@@ -177,18 +194,21 @@ class Float:
 
     def contains(self, value: Any) -> bool:
         """Whether ``value`` is a real number inside the range (and on the grid)."""
-        if value.__class__ is float or value.__class__ is int:
-            v = float(value)
+        if value.__class__ is float:
+            v = value
         elif isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             return False
         else:
-            v = float(value)
+            try:
+                v = float(value)
+            except OverflowError:  # an int beyond the float range is outside every finite range
+                return False
         if not (self.low <= v <= self.high):
             return False
         if self.step is None:
             return True
-        k = (v - self.low) / self.step
-        return abs(k - round(k)) <= 1e-6
+        k = round((v - self.low) / self.step)
+        return abs(v - (self.low + k * self.step)) <= _grid_tol(self.low, self.high, self.step)
 
     def to_internal(self, value: Any) -> float:
         """Map a user value to the internal float."""
@@ -484,9 +504,9 @@ def check_compatible(name: str, old: Distribution, new: Distribution) -> None:
     """
     if old is new or old == new:
         return
-    same = type(old) is type(new) and (
-        old.choices == new.choices if isinstance(old, Categorical) else old.log == new.log  # type: ignore[union-attr]
-    )
+    # Categorical equality already compares choices by type and value (1, 1.0 and True differ);
+    # any other choice list is another distribution.
+    same = type(old) is type(new) and not isinstance(old, Categorical) and old.log == new.log  # type: ignore[union-attr]
     if not same:
         raise ValueError(
             f"parameter {name!r} was already suggested as {old!r} in this study; it cannot become "

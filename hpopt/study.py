@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpopt.distributions import Categorical, Distribution, Float, Int
+from hpopt.distributions import Categorical, Distribution, Float, Int, check_compatible
 from hpopt.errors import (
     FailedTrialWarning,
     SamplerError,
@@ -134,11 +134,16 @@ class Study:
                 distribution: those parameters are sampled jointly now and are in ``trial.params``.
 
         Raises:
-            TypeError, ValueError: An invalid ``space`` (nothing is written).
+            TypeError, ValueError: An invalid ``space``, or one that gives a parameter of the study
+                another type, log flag or choice list (nothing is written).
             SearchSpaceExhausted: The sampler has nothing left (e.g. every grid point was taken).
         """
         if space is not None:
             space = _check_space(space)
+            for name, dist in space.items():  # as a define-by-run suggest checks it (no extra read)
+                known = self._storage.known_distribution(self._sid, name)
+                if known is not None:
+                    check_compatible(name, known, dist)
         sampler, history = self.sampler, self._history
         planned: dict[str, Any] = {}
 
@@ -392,11 +397,18 @@ class Study:
             if not timeout > 0:
                 raise ValueError(f"`timeout > 0` must hold, but got timeout={timeout!r}.")
         catch = _catch_tuple(catch)
+        if callable(callbacks) or isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Iterable):
+            raise TypeError(
+                "`callbacks` must be a list of callables callback(study, frozen_trial), "
+                f"but got {callbacks!r}."
+            )
         callbacks = list(callbacks)
         if not all(callable(cb) for cb in callbacks):
             raise TypeError("every callback must be callable as callback(study, frozen_trial).")
-        if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0 or n_jobs < -1:
+        if isinstance(n_jobs, (bool, np.bool_)) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0 \
+                or n_jobs < -1:
             raise ValueError(f"`n_jobs` must be a positive int or -1, but got {n_jobs!r}.")
+        n_jobs = int(n_jobs)
         if not isinstance(show_progress_bar, (bool, np.bool_)):
             raise TypeError(f"`show_progress_bar` must be True or False, but got {show_progress_bar!r}.")
         if n_jobs == -1:
@@ -540,6 +552,8 @@ class Study:
         """
         if not isinstance(params, Mapping):
             raise TypeError(f"`params` must be a dict of name -> value, but got {params!r}.")
+        if user_attrs is not None and not isinstance(user_attrs, Mapping):
+            raise TypeError(f"`user_attrs` must be None or a dict of name -> value, but got {user_attrs!r}.")
         fixed = {}
         for name, value in params.items():
             check_name("parameter", name)
@@ -564,7 +578,10 @@ class Study:
         return self._storage.trials(self._sid)
 
     def get_trials(self, states: Iterable[TrialState | str] | None = None) -> list[FrozenTrial]:
-        """Trials whose state is in ``states`` (all when None), ordered by number."""
+        """Trials whose state is in ``states`` (all when None; one state alone is also taken),
+        ordered by number."""
+        if isinstance(states, (str, TrialState)):
+            states = [states]
         wanted = None if states is None else frozenset(TrialState.parse(s) for s in states)
         return self._storage.trials(self._sid, wanted)
 
@@ -758,6 +775,8 @@ def _opt_count(name: str, value: Any) -> int | None:
 def _catch_tuple(catch: Any) -> tuple[type, ...]:
     if isinstance(catch, type):
         catch = (catch,)
+    if isinstance(catch, (str, bytes)) or not isinstance(catch, Iterable):
+        raise TypeError(f"`catch` must be an exception class or a tuple of them, but got {catch!r}.")
     catch = tuple(catch)
     for c in catch:
         if not (isinstance(c, type) and issubclass(c, BaseException)):

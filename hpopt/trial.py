@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import reprlib
 import threading
 import warnings
 from collections.abc import Sequence
@@ -47,6 +48,13 @@ def check_name(kind: str, name: Any) -> str:
         raise ValueError(
             f"{kind} name must have 1 to {MAX_NAME_LENGTH} characters, but {name[:40]!r}... has {len(name)}."
         )
+    if not name.isascii():
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: samplers hash names as UTF-8, the CLI prints them
+            raise ValueError(
+                f"{kind} name must be valid Unicode text (no lone surrogates), but got {name[:40]!r}."
+            ) from None
     return name
 
 
@@ -54,10 +62,12 @@ def json_value(kind: str, key: str, value: Any) -> Any:
     """``value`` as it reads back from storage (tuples become lists), or TypeError if not JSON."""
     try:
         return json.loads(json.dumps(value))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
+        # too deeply nested for json (and for repr): show it abbreviated
+        shown = reprlib.repr(value) if isinstance(exc, RecursionError) else repr(value)
         raise TypeError(
             f"{kind} {key!r} must be JSON-serializable (it is persisted), but got "
-            f"{value!r} ({type(value).__name__}): {exc}"
+            f"{shown} ({type(value).__name__}): {exc}"
         ) from None
 
 
@@ -66,12 +76,19 @@ def real_value(what: str, value: Any) -> float:
 
     Raises:
         TypeError: bool, str, None, complex or any other type.
+        ValueError: An int (or fraction) too large for a float (beyond about 1.8e308).
     """
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{what} must be a real number, but got {value!r} ({type(value).__name__}).")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(
+            f"{what} must fit in a float (|value| < 1.8e308), but got an integer of "
+            f"{len(str(abs(int(value))))} digits."
+        ) from None
 
 
 class Trial:

@@ -268,11 +268,14 @@ def test_pareto_2d_front_and_3d(tmp_path):
     assert len(front.get_offsets()) == len(s2.best_trials)
 
 
-def test_dynamic_space_mixing_categorical_and_numeric():
+def test_dynamic_space_mixing_categorical_and_numeric(monkeypatch):
     from hpopt.plot._common import param_axis, param_column
 
     s = hpopt.create_study(seed=0)
     s.tell(s.ask({"p": hpopt.Categorical(["a", "b"])}), 1.0)
+    # ask() refuses another kind for a known name; such a study still arises from two workers racing
+    # (each checks before the other writes) or from an older store: the plots must draw it.
+    monkeypatch.setattr("hpopt.study.check_compatible", lambda *args: None)
     s.tell(s.ask({"p": hpopt.Float(0, 1)}), 2.0)
     trials = s.trials
     axis = param_axis(trials, "p")

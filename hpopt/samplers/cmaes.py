@@ -418,13 +418,24 @@ def _x0_error(name: str, value: Any, dist: Distribution) -> str | None:
     return None
 
 
+#: A discrete parameter with more values than this is treated as continuous by the CMA (its proposals
+#: are still snapped onto the grid): the integer margin matters only for the few cells around the
+#: mean, and one boundary per value would not fit in memory (an Int from 0 to 10**9 has 10**9).
+_MAX_CELLS = 2**16
+
+
 def _thresholds(dist: Distribution) -> np.ndarray | None:
-    """None for a continuous parameter, else the unit-box boundaries between its values."""
+    """None for a continuous parameter (or one with more than ``_MAX_CELLS`` values), else the
+    unit-box boundaries between its values."""
     if isinstance(dist, Float) and dist.step is None:
         return None
     lo, hi = dist.internal_bounds
     if hi <= lo:
         return np.empty(0)
+    span = dist.high - dist.low  # type: ignore[union-attr]
+    cells = span if isinstance(dist, Int) and dist.log else span / dist.step  # type: ignore[union-attr]
+    if cells > _MAX_CELLS:
+        return None
     if isinstance(dist, Int) and dist.log:
         inner = np.log(np.arange(dist.low, dist.high) + 0.5)
     else:

@@ -52,11 +52,14 @@ def upgrade(url: str) -> tuple[int, int]:
         raise StorageError(f"no SQLite storage at {path!r}.")
     conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
     try:
-        conn.execute("BEGIN IMMEDIATE")
         try:
+            conn.execute("BEGIN IMMEDIATE")  # a file that is no database fails here already
             row = conn.execute("SELECT value FROM hpopt_meta WHERE key='schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                raise
             raise StorageError(f"{path!r} is not an hpopt storage: {exc}") from exc
         old = version = int(row[0])
         if version > SCHEMA_VERSION:
