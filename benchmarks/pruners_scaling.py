@@ -54,7 +54,7 @@ def main() -> None:
     pruners = {
         "nop": hpopt.NopPruner(),
         "median": MedianPruner(),
-        "successive_halving": SuccessiveHalvingPruner(),
+        "successive_halving (rank_by=observed)": SuccessiveHalvingPruner(rank_by="observed"),
         "hyperband": HyperbandPruner(max_resource=30),
         "successive_halving (rank_by=forecast)": SuccessiveHalvingPruner(rank_by="forecast"),
         "hyperband (rank_by=forecast)": HyperbandPruner(max_resource=30, rank_by="forecast"),

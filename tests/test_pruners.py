@@ -159,20 +159,24 @@ class TestPercentile:
 class TestSuccessiveHalving:
     def test_rung_steps(self) -> None:
         """Rungs sit at min_resource * eta**(s + k), below max_resource."""
-        assert SuccessiveHalvingPruner().rung_steps(100) == [1, 3, 9, 27, 81]
-        assert SuccessiveHalvingPruner(max_resource=27).rung_steps(100) == [1, 3, 9]
-        p = SuccessiveHalvingPruner(min_resource=2, reduction_factor=2, min_early_stopping_rate=1)
+        assert SuccessiveHalvingPruner(rank_by="observed").rung_steps(100) == [1, 3, 9, 27, 81]
+        assert SuccessiveHalvingPruner(rank_by="observed", max_resource=27).rung_steps(100) == [1, 3, 9]
+        p = SuccessiveHalvingPruner(
+            rank_by="observed", min_resource=2, reduction_factor=2, min_early_stopping_rate=1
+        )
         assert p.rung_steps(40) == [4, 8, 16, 32]
-        assert SuccessiveHalvingPruner(reduction_factor=1.5).rung_steps(6) == [1, 2, 3, 4, 6]
+        assert SuccessiveHalvingPruner(rank_by="observed", reduction_factor=1.5).rung_steps(6) == [
+            1, 2, 3, 4, 6
+        ]
 
     def test_first_trial_promoted(self) -> None:
         """Alone in its rung, a trial is always promoted."""
-        study = hpopt.create_study(pruner=SuccessiveHalvingPruner())
+        study = hpopt.create_study(pruner=SuccessiveHalvingPruner(rank_by="observed"))
         assert not any(probe(study, flat(1e9, range(100))))
 
     def test_promotes_top_fraction(self) -> None:
         """With n values in a rung, the best max(1, n // eta) are promoted (ties promoted)."""
-        study = hpopt.create_study(pruner=SuccessiveHalvingPruner(reduction_factor=2))
+        study = hpopt.create_study(pruner=SuccessiveHalvingPruner(rank_by="observed", reduction_factor=2))
         for v in (1.0, 2.0, 3.0, 4.0):
             finished(study, {1: v})
         # n = 5 with the probe: the best 2 go on
@@ -182,7 +186,7 @@ class TestSuccessiveHalving:
 
     def test_decides_only_when_a_rung_is_crossed(self) -> None:
         """Between rungs no decision is made; the rung value is the first report at or past it."""
-        study = hpopt.create_study(pruner=SuccessiveHalvingPruner())
+        study = hpopt.create_study(pruner=SuccessiveHalvingPruner(rank_by="observed"))
         for v in (1.0, 1.0, 1.0, 1.0, 1.0, 1.0):
             finished(study, {1: v, 3: v})
         # rungs 1, 3: value at step 1 good, worse at 2 (no rung), crossing rung 3 at step 4
@@ -190,7 +194,7 @@ class TestSuccessiveHalving:
 
     def test_jump_over_several_rungs(self) -> None:
         """A report that jumps past several rungs is checked at each of them."""
-        study = hpopt.create_study(pruner=SuccessiveHalvingPruner())
+        study = hpopt.create_study(pruner=SuccessiveHalvingPruner(rank_by="observed"))
         for _ in range(6):
             finished(study, {1: 9.0, 3: 1.0, 9: 1.0})
         # rung 1: 5.0 beats every 9.0; rung 3: 5.0 is worse than all 1.0 -> pruned
@@ -198,7 +202,7 @@ class TestSuccessiveHalving:
 
     def test_running_trials_compete(self) -> None:
         """Values of running trials (other workers) count in a rung."""
-        study = hpopt.create_study(pruner=SuccessiveHalvingPruner())
+        study = hpopt.create_study(pruner=SuccessiveHalvingPruner(rank_by="observed"))
         others = [study.ask() for _ in range(5)]
         for t in others:
             t.report(1.0, 1)
@@ -206,7 +210,7 @@ class TestSuccessiveHalving:
 
     def test_bootstrap_count(self) -> None:
         """A rung holding fewer values than bootstrap_count never prunes."""
-        study = hpopt.create_study(pruner=SuccessiveHalvingPruner(bootstrap_count=5))
+        study = hpopt.create_study(pruner=SuccessiveHalvingPruner(rank_by="observed", bootstrap_count=5))
         for v in (1.0, 2.0, 3.0):
             finished(study, {1: v})
         assert probe(study, {1: 10.0}) == [False]  # 4 values < 5
@@ -214,7 +218,7 @@ class TestSuccessiveHalving:
 
     def test_maximize(self) -> None:
         """Maximized studies promote the largest values."""
-        study = hpopt.create_study(direction="maximize", pruner="successive_halving")
+        study = hpopt.create_study(direction="maximize", pruner=SuccessiveHalvingPruner(rank_by="observed"))
         for v in (1.0, 2.0, 3.0, 4.0, 5.0):
             finished(study, {1: v})
         assert probe(study, {1: 4.5}) == [False]
@@ -223,7 +227,8 @@ class TestSuccessiveHalving:
     def test_multi_objective_by_front(self) -> None:
         """Several objectives: promotion by non-dominated front."""
         study = hpopt.create_study(
-            directions=["minimize", "maximize"], pruner=SuccessiveHalvingPruner(reduction_factor=2)
+            directions=["minimize", "maximize"],
+            pruner=SuccessiveHalvingPruner(rank_by="observed", reduction_factor=2),
         )
         for v in ([1.0, 5.0], [2.0, 6.0], [5.0, 1.0], [6.0, 0.0]):
             finished(study, {1: v})
@@ -260,7 +265,7 @@ class TestSuccessiveHalving:
 
     def test_nan_counts_as_worst_in_rung(self) -> None:
         """A NaN in a rung ranks below every finite value."""
-        study = hpopt.create_study(pruner=SuccessiveHalvingPruner(reduction_factor=2))
+        study = hpopt.create_study(pruner=SuccessiveHalvingPruner(rank_by="observed", reduction_factor=2))
         for v in (math.nan, math.nan, 100.0):
             finished(study, {1: v}, value=1.0)
         assert probe(study, {1: 50.0}) == [False]
@@ -299,7 +304,8 @@ class TestHyperband:
 
     def test_only_same_bracket_competes(self) -> None:
         """Trials of other brackets do not count in a trial's rungs (plain ASHA would prune)."""
-        cases = ((HyperbandPruner(max_resource=27), False), (SuccessiveHalvingPruner(), True))
+        cases = ((HyperbandPruner(max_resource=27), False),
+                 (SuccessiveHalvingPruner(rank_by="observed"), True))
         for pruner, want in cases:
             hb = HyperbandPruner(max_resource=27)
             study = hpopt.create_study(pruner=pruner)

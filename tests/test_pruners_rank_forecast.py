@@ -60,7 +60,7 @@ def test_forecast_keeps_the_slow_learner_that_observed_ranking_prunes(upto: int)
     study = hpopt.create_study(seed=0)
     _finished(study, np.linspace(0.05, 1.0, 24))
     cand = _candidate(study, 0.02, upto)
-    observed = SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    observed = SuccessiveHalvingPruner(min_resource=1, reduction_factor=3, rank_by="observed")
     forecast = SuccessiveHalvingPruner(min_resource=1, reduction_factor=3, rank_by="forecast")
     assert _decision(observed, study, cand) is True  # worst-ranked at the rung
     assert _decision(forecast, study, cand) is False  # forecast to end best
@@ -97,26 +97,33 @@ def test_unexplored_configurations_get_a_wider_forecast() -> None:
     assert sd[0] > 2 * sd[1]
 
 
-def test_too_few_finished_trials_fall_back_to_the_observed_rule() -> None:
+def test_too_few_finished_trials_make_no_decision() -> None:
+    """The warm-up: before ``forecast_min_trials`` trials have finished a rung does not prune
+    (the observed rule would), so the first trials run on and the model starts from whole curves."""
     study = hpopt.create_study(seed=0)
     _finished(study, np.linspace(0.05, 1.0, 9))  # 9 < forecast_min_trials = 10
-    cand = _candidate(study, 0.02, 1)
+    cand = _candidate(study, 0.02, 1)  # the worst at step 1 (a slow learner)
     forecast = SuccessiveHalvingPruner(rank_by="forecast", forecast_min_trials=10)
-    observed = SuccessiveHalvingPruner()
+    observed = SuccessiveHalvingPruner(rank_by="observed")
     assert _decision(observed, study, cand) is True
-    assert _decision(forecast, study, cand) is True
-    # With the 10th finished trial the model takes over and keeps it.
+    assert _decision(forecast, study, cand) is False
+    # With the 10th finished trial the model takes over: the slow learner is kept, and a fast
+    # learner with a bad plateau (among the best at step 1) is pruned.
     _finished(study, [0.5])
     cand2 = _candidate(study, 0.02, 1)
     assert _decision(SuccessiveHalvingPruner(rank_by="forecast"), study, cand2) is False
+    fast = _candidate(study, 0.7, 1)
+    assert _decision(SuccessiveHalvingPruner(rank_by="forecast"), study, fast) is True
 
 
-def test_no_evidence_past_the_rung_falls_back_to_the_observed_rule() -> None:
-    # Every finished trial stopped at step 3: nothing is known past rung 3, so it is observed.
+def test_no_evidence_past_the_rung_makes_no_decision() -> None:
+    # Every finished trial stopped at step 3: nothing is known past rung 3, so rung 3 waits
+    # (the observed rule would prune the candidate, the worst there).
     study = hpopt.create_study(seed=0)
     _finished(study, np.linspace(0.05, 1.0, 20), upto=3)
     cand = _candidate(study, 0.02, 3)
-    assert _decision(SuccessiveHalvingPruner(rank_by="forecast"), study, cand) is True
+    assert _decision(SuccessiveHalvingPruner(rank_by="observed"), study, cand) is True
+    assert _decision(SuccessiveHalvingPruner(rank_by="forecast"), study, cand) is False
 
 
 def test_two_pruners_on_the_same_history_decide_alike() -> None:
@@ -176,7 +183,7 @@ def test_study_with_forecast_ranking_finds_the_slow_learner() -> None:
         steps = sum(t.last_step or 0 for t in study.trials)
         return min(t.value for t in study.get_trials(["complete"])), steps
 
-    observed, s_obs = best_final(SuccessiveHalvingPruner(max_resource=STEPS))
+    observed, s_obs = best_final(SuccessiveHalvingPruner(max_resource=STEPS, rank_by="observed"))
     forecast, s_fc = best_final(SuccessiveHalvingPruner(max_resource=STEPS, rank_by="forecast"))
     hb, s_hb = best_final(HyperbandPruner(max_resource=STEPS, rank_by="forecast"))
     assert forecast < observed - 0.2, (forecast, observed)
@@ -206,7 +213,8 @@ def test_bad_settings_raise(cls: Any, bad: dict[str, Any], match: str) -> None:
 
 
 def test_repr_names_the_ranking() -> None:
-    assert "rank_by" not in repr(SuccessiveHalvingPruner())
+    assert "rank_by='forecast'" in repr(SuccessiveHalvingPruner())  # the default there
+    assert "rank_by='observed'" in repr(HyperbandPruner())  # and here
     assert "rank_by='forecast'" in repr(HyperbandPruner(rank_by="forecast"))
 
 
