@@ -442,9 +442,11 @@ class TestStudyPaths:
         study.pruner = pickle.loads(pickle.dumps(study.pruner))
         assert probe(study, {0: 2.0}) == [True]
 
-    def test_asha_with_threads_matches_states(self) -> None:
-        """With 4 threads ASHA prunes some trials and every trial ends COMPLETE or PRUNED."""
-        study = hpopt.create_study(pruner=SuccessiveHalvingPruner(), seed=1)
+    @pytest.mark.parametrize("rank_by", ["observed", "forecast"])
+    def test_asha_with_threads_matches_states(self, rank_by: str) -> None:
+        """With 4 threads ASHA prunes some trials and every trial ends COMPLETE or PRUNED (random
+        sampler: with a converging one every trial may deserve to go on under the forecast)."""
+        study = hpopt.create_study(pruner=SuccessiveHalvingPruner(rank_by=rank_by), sampler="random", seed=1)
 
         def objective(trial: Any) -> float:
             x = trial.suggest_float("x", 0, 1)
