@@ -35,7 +35,8 @@ benchmarks/RESULTS.md): the warm-up took successive halving from a mean gap of +
 pruning's final best (optimism 1, no warm-up) down to 0-2.1%, at 0.25-0.27 of its steps. Cost: a
 refit (tens of milliseconds) each time the finished trials grow by 20%, and a forecast (about a
 millisecond) per rung decision. ``rank_by="observed"`` is Li et al.'s ASHA (and Optuna's
-``SuccessiveHalvingPruner``): the loss at the rung, from the first report.
+``SuccessiveHalvingPruner``): the loss at the rung, from the first report. It spends fewer steps
+(no warm-up), which pays when the step budget is small and early ranks hold.
 
 Losses, not raw values, are ranked (maximized objectives are negated; NaN is the worst value).
 With several objectives, a rung ranks by non-dominated front; inside a front the tie-break is
