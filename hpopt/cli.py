@@ -105,6 +105,11 @@ def _worker(args: argparse.Namespace) -> int:
     func = getattr(module, func_name, None)
     if not callable(func):
         raise ValueError(f"{args.objective!r} is not a callable objective.")
+    # Checked here, as optimize() checks them, so that bad input creates no store and no study.
+    if args.n_trials is not None and args.n_trials < 0:
+        raise ValueError(f"`--n-trials >= 0` must hold, but got --n-trials {args.n_trials}.")
+    if args.timeout is not None and not 0 < args.timeout < float("inf"):
+        raise ValueError(f"`--timeout > 0` (finite) must hold, but got --timeout {args.timeout}.")
     study = hpopt.create_study(
         study_name=args.study, storage=args.storage, sampler=args.sampler, seed=args.seed,
         direction=args.direction, load_if_exists=True, heartbeat_interval=args.heartbeat_interval,

@@ -7,6 +7,7 @@ Every argument is validated before anything is written; the study itself lives i
 from __future__ import annotations
 
 import math
+import threading
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -171,6 +172,11 @@ def _heartbeat_settings(
         interval = real_value("`heartbeat_interval`", interval)
         if not 0 < interval < math.inf:
             raise ValueError(f"`heartbeat_interval > 0` must hold, but got heartbeat_interval={interval!r}.")
+        if interval > threading.TIMEOUT_MAX:  # the heartbeat thread waits this long between beats
+            raise ValueError(
+                f"`heartbeat_interval <= {threading.TIMEOUT_MAX:.0f}` (threading.TIMEOUT_MAX, the longest "
+                f"wait this platform allows) must hold, but got heartbeat_interval={interval!r}."
+            )
     if grace is not None:
         grace = real_value("`grace_period`", grace)
         if not 0 < grace < math.inf:

@@ -47,6 +47,10 @@ class Beater:
                         self._thread = None
                         return
                 continue
+            try:  # read what other handles and processes wrote: a trial told there is closed here
+                self._study._storage.sync()
+            except Exception as exc:  # noqa: BLE001  (a beat must never kill the worker)
+                _log.warning("heartbeat: reading the storage failed: %s", exc)
             for trial in trials:
                 try:
                     trial.beat()

@@ -169,6 +169,16 @@ def optimize_with_executor(
     max_pending: int,
 ) -> None:
     """The caller's loop: keep ``max_pending`` trials in flight, tell each as it comes back."""
+    if isinstance(executor, ProcessPoolExecutor):  # refused before any trial is asked (G6)
+        from multiprocessing.reduction import ForkingPickler
+
+        try:
+            ForkingPickler.dumps(func)
+        except Exception as exc:  # noqa: BLE001  (PicklingError, AttributeError, TypeError, ...)
+            raise TypeError(
+                f"`func` must be picklable to run in a process pool (a module-level function, not a "
+                f"lambda or a local function), but pickling {func!r} failed: {exc}"
+            ) from None
     pending: dict[Future, tuple[Trial, dict[str, Any]]] = {}
     exhausted = False
     try:
@@ -190,7 +200,14 @@ def optimize_with_executor(
             done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             for fut in done:
                 trial, proposals = pending.pop(fut)
-                kind, payload, remote = fut.result()
+                try:
+                    kind, payload, remote = fut.result()
+                except BaseException as exc:  # SystemExit/KeyboardInterrupt in the worker, a dead
+                    # process pool, a cancelled future: the trial is no longer in `pending`, so
+                    # fail it here (G6: optimize never leaves a trial RUNNING), then stop.
+                    reason = f"{type(exc).__name__}: {exc}"
+                    study._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
+                    raise
                 if kind == "need":
                     name, dist = payload
                     try:

@@ -25,6 +25,7 @@ from hpopt.errors import (
     FailedTrialWarning,
     SamplerError,
     SearchSpaceExhausted,
+    TrialFinishedError,
     TrialPruned,
 )
 from hpopt.heartbeat import Beater
@@ -276,8 +277,13 @@ class Study:
                 skip_if_finished=skip_if_finished,
                 **payload,
             )
-        except BaseException:
-            if live is not None and payload.get("params"):  # keep them for a retried tell
+        except BaseException as exc:
+            if live is not None and isinstance(exc, TrialFinishedError):
+                # Finished in the store by someone else (e.g. failed as stale): this handle is
+                # closed too, so the heartbeat thread stops beating (and writing) for it.
+                live._finished = True
+                self._live.pop(number, None)
+            elif live is not None and payload.get("params"):  # keep them for a retried tell
                 with live._lock:
                     live._pending = {**payload["params"], **live._pending}
             raise
@@ -455,17 +461,23 @@ class Study:
             return
 
         def worker() -> None:
-            while not self._stop_flag and budget.take():
-                self._storage.sync()
-                if self.sampler.is_exhausted(self._history):
-                    return
-                try:
-                    trial = self.ask()
-                except SearchSpaceExhausted:
-                    return
-                ft = self._run(func, trial, catch)
-                for cb in callbacks:
-                    cb(self, ft)
+            try:
+                while not self._stop_flag and budget.take():
+                    self._storage.sync()
+                    if self.sampler.is_exhausted(self._history):
+                        return
+                    try:
+                        trial = self.ask()
+                    except SearchSpaceExhausted:
+                        return
+                    ft = self._run(func, trial, catch)
+                    for cb in callbacks:
+                        cb(self, ft)
+            except BaseException:
+                # A callback, ask or tell that raises ends this worker: the other threads must
+                # start no new trial either (else optimize runs on, forever without n_trials).
+                self._stop_flag = True
+                raise
 
         if n_jobs == 1:
             worker()

@@ -338,7 +338,10 @@ class Trial:
             study = self._study
             study._storage.beat(study._sid, self.number)
         except TrialFinishedError:
-            pass  # told (or reaped) meanwhile
+            # Told through another handle or reaped meanwhile: close this handle, so that the
+            # heartbeat thread stops beating (and writing) for it.
+            self._finished = True
+            self._study._live.pop(self.number, None)
 
     # -- writing --------------------------------------------------------------------------------
     def _take_payload(self) -> dict[str, Any]:

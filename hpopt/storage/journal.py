@@ -458,7 +458,14 @@ class Storage:
 
     # -- heartbeats -----------------------------------------------------------------------------
     def beat(self, sid: int, number: int) -> None:
-        """Record that a RUNNING trial's worker is alive (outside the journal)."""
+        """Record that a RUNNING trial's worker is alive (outside the journal).
+
+        Raises:
+            TrialFinishedError: The trial is finished as far as this object has read (told
+                through another handle or process, or failed as stale): it needs no heartbeat.
+        """
+        if self._trial(sid, number).state.is_finished():
+            raise TrialFinishedError(f"trial {number} is finished; it takes no heartbeat.")
         with self._lock:
             for attempt in range(3):
                 try:
