@@ -31,7 +31,7 @@ from hpopt.errors import (
 from hpopt.heartbeat import Beater
 from hpopt.pruners.base import Pruner
 from hpopt.records import FrozenTrial, TrialState
-from hpopt.samplers.base import History, Sampler, TrialInfo
+from hpopt.samplers.base import PLAN_KEY, History, Sampler, TrialInfo
 from hpopt.storage import Storage
 from hpopt.storage.journal import GRACE_KEY
 from hpopt.trial import Trial, _as_list, check_name, json_value, real_value
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 __all__ = ["Study", "pareto_front_mask"]
 
 _log = logging.getLogger("hpopt")
-PLAN_KEY = "hpopt.plan"
 FAIL_REASON = "fail_reason"
 GRADIENT_KEY = "gradient"
 

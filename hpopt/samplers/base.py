@@ -39,6 +39,16 @@ if TYPE_CHECKING:
 
 __all__ = ["Sampler", "History", "TrialInfo"]
 
+#: System attribute holding a RUNNING define-by-run trial's planned (not yet suggested) values.
+PLAN_KEY = "hpopt.plan"
+
+
+def running_params(trial: FrozenTrial) -> dict[str, Any]:
+    """A RUNNING trial's values so far: its plan (planned at ask, not yet suggested) and its
+    suggested parameters (which win). What samplers count as taken by the workers still running."""
+    plan = trial.system_attrs.get(PLAN_KEY)
+    return {**plan, **trial.params} if plan else dict(trial.params)
+
 
 def unseen_trials(finished: Sequence[FrozenTrial], seen: set[int]) -> list[FrozenTrial]:
     """The trials of ``finished`` whose numbers are not in ``seen`` (every number seen is finished).

@@ -93,6 +93,10 @@ class BranchSampler(DerivedCaches, Sampler):
     def _cma_for(self, history: History, space: Mapping[str, Distribution]) -> Sampler | None:
         """The group's CMA-ES, or None while the group is still TPE's."""
         key = space_key(space)
+        with self._lock:
+            g = self._groups.get(key)
+            if g is not None and g.cma is not None:  # handed over: nothing to read or count
+                return g.cma
         version, finished = history.version(), history.finished()  # read before the lock
         h = self.handover(len(space))
         with self._lock:

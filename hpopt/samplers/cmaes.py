@@ -94,7 +94,7 @@ import numpy as np
 from hpopt.distributions import Distribution, Float, Int
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
-from hpopt.samplers.base import History, Sampler, TrialInfo
+from hpopt.samplers.base import History, Sampler, TrialInfo, running_params
 from hpopt.samplers.branch import BranchSampler
 from hpopt.samplers.cma_core import CMA, SEPARABLE_THRESHOLD, default_popsize
 from hpopt.samplers.cma_surrogate import TAU_THRESHOLD, LQModel, first_batch, n_for_tau
@@ -110,7 +110,6 @@ from hpopt.samplers.replay import (
 __all__ = ["CmaEsSampler"]
 
 _MIN_POPSIZE = 2  # mu = popsize // 2 must be >= 1
-PLAN_KEY = "hpopt.plan"  # planned (not yet suggested) values of a RUNNING define-by-run trial
 _MATCH_TOL = 1e-9  # unit-box tolerance when recognising a redrawn candidate
 _RESTART_STREAM = 1  # trial_rng stream for a restart's random choices
 _GENERATION_STREAM = 2  # trial_rng stream for a surrogate generation's candidates
@@ -357,8 +356,7 @@ class _Run(MixedSpace):
         assert gen is not None
         rows = []
         for t in running:
-            # A define-by-run trial holds its values in the plan until it suggests them.
-            params = {**(t.system_attrs.get(PLAN_KEY) or {}), **t.params}
+            params = running_params(t)  # a define-by-run trial's plan too
             if all(
                 k in params and t.distributions.get(k, d) == d and d.contains(params[k])
                 for k, d in self.space.items()

@@ -65,7 +65,7 @@ from hpopt._checks import check_int
 from hpopt.distributions import Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
-from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo
+from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo, running_params
 from hpopt.samplers.gp_acquisition import Acquisition, maximize
 from hpopt.samplers.gp_model import GaussianProcess
 from hpopt.samplers.replay import Intersection, IntersectionSpace, check_fallback, space_key
@@ -73,7 +73,6 @@ from hpopt.transform import SpaceTransform
 
 __all__ = ["GPSampler"]
 
-PLAN_KEY = "hpopt.plan"  # planned (not yet suggested) values of a RUNNING define-by-run trial
 _MAX_SPACES = 8  # cached models, one per search space
 _PAREGO_RHO = 0.05
 _N_BEST = 5  # best observed points perturbed by the acquisition optimizer
@@ -256,8 +255,7 @@ class GPSampler(IntersectionSpace, DerivedCaches, Sampler):
         for t in running:
             if t.number == trial.number:
                 continue
-            plan = t.system_attrs.get(PLAN_KEY) or {}
-            params = {**plan, **t.params}
+            params = running_params(t)
             try:
                 if all(space[k].contains(params[k]) for k in space):  # type: ignore[attr-defined]
                     rows.append(model.tf.encode(params))

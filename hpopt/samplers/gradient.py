@@ -99,7 +99,7 @@ import numpy as np
 from hpopt.distributions import Distribution, Float
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
-from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo
+from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo, running_params
 from hpopt.samplers.replay import Intersection, IntersectionSpace, check_fallback, space_key
 from hpopt.transform import SpaceTransform
 
@@ -107,7 +107,6 @@ __all__ = ["GradientSampler"]
 
 ESTIMATORS = ("auto", "user", "spsa", "fd")
 SCHEDULES = ("constant", "inverse_sqrt", "exponential", "cosine")
-PLAN_KEY = "hpopt.plan"
 #: The trial system attribute ``Study.tell(..., gradient=)`` writes (``hpopt.study.GRADIENT_KEY``; not
 #: imported from there: ``hpopt.study`` imports the samplers package, which would make a cycle).
 GRADIENT_KEY = "gradient"
@@ -431,7 +430,7 @@ class GradientSampler(IntersectionSpace, DerivedCaches, Sampler):
             by_key.setdefault(trials[number][0], []).append(number)
         running: dict[tuple[float, ...], int] = {}
         for t in history.running():
-            params = {**(t.system_attrs.get(PLAN_KEY) or {}), **t.params}
+            params = running_params(t)
             key = layout.key_of(params)
             if key is not None:
                 running[key] = running.get(key, 0) + 1

@@ -28,11 +28,9 @@ from hpopt.distributions import Categorical, Distribution
 from hpopt.errors import SearchSpaceExhausted
 from hpopt.records import FrozenTrial
 from hpopt.rng import resolve_seed
-from hpopt.samplers.base import History, Sampler, TrialInfo
+from hpopt.samplers.base import PLAN_KEY, History, Sampler, TrialInfo
 
 __all__ = ["GridSampler"]
-
-PLAN_KEY = "hpopt.plan"
 
 
 def _loose(v: Any) -> tuple[str, Any]:

@@ -82,12 +82,11 @@ import numpy as np
 from hpopt.distributions import Categorical, Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng, unit_hash
-from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo
+from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo, running_params
 from hpopt.samplers.parzen import Box, LiarMixture, ParzenEstimator
 
 __all__ = ["TPESampler"]
 
-PLAN_KEY = "hpopt.plan"
 _COMPLETE, _PRUNED, _FAIL = 0, 1, 2
 _STATE_CODE = {TrialState.COMPLETE: _COMPLETE, TrialState.PRUNED: _PRUNED, TrialState.FAIL: _FAIL}
 _ENUMERATE_LIMIT = 1 << 16  # discrete spaces up to this size are enumerated when candidates are taken
@@ -524,8 +523,7 @@ class TPESampler(DerivedCaches, Sampler):
         for t in history.running():
             if t.number == number:
                 continue
-            plan = t.system_attrs.get(PLAN_KEY) or {}
-            out.append({**plan, **t.params} if plan else dict(t.params))
+            out.append(running_params(t))
         return out
 
     def _internal(
