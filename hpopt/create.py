@@ -121,6 +121,8 @@ def create_study(
         >>> len(study.trials)
         10
     """
+    if not isinstance(load_if_exists, (bool, np.bool_)):
+        raise TypeError(f"`load_if_exists` must be a bool, but got load_if_exists={load_if_exists!r}.")
     dirs = _directions(direction, directions)
     if study_name is None:
         study_name = f"study-{uuid.uuid4().hex}"

@@ -187,7 +187,8 @@ class Study:
         Args:
             trial: The :class:`Trial` from ``ask`` or its number.
             values: One real number per objective. NaN marks the trial FAIL (with a warning).
-            state: ``"complete"`` (default), ``"pruned"`` (values default to the last report) or
+            state: ``"complete"`` (default), ``"pruned"`` (values default to the last report; a
+                NaN value, given or reported, leaves the pruned trial without values) or
                 ``"fail"`` (no values).
             skip_if_finished: Return the record of an already finished trial instead of raising.
             gradient: For a COMPLETE trial of a single-objective study, ``{name: d value / d param}``
@@ -221,6 +222,8 @@ class Study:
                 st, vals, grad = TrialState.FAIL, None, None
         elif st is TrialState.PRUNED:
             vals = self._values(values) if values is not None else self._last_report(number, live)
+            if vals is not None and any(math.isnan(v) for v in vals):
+                vals = None  # as for a NaN last report: a pruned trial without a usable value
         else:
             if values is not None:
                 raise ValueError(f"`values` must be None for a FAIL trial, but got {values!r}.")

@@ -131,6 +131,11 @@ class SQLiteBackend(JournalBackend):
         path = parts.path[1:]
         if not path:
             raise ValueError(f"the SQLite storage URL {url!r} names no file.")
+        if path == ":memory:":
+            raise ValueError(
+                f"the SQLite storage URL {url!r} names SQLite's in-memory database, which each "
+                "connection (thread, worker) would see empty; use storage=None for a study in memory."
+            )
         query = parse_qs(parts.query)
         unknown = set(query) - {"synchronous"}
         if unknown:
