@@ -12,6 +12,11 @@ Three curve families that appear nowhere in ``pruners_compare.py`` or ``hpopt.be
   (from ``u0, u1``) and time-scale ``tau`` (from ``u2``) are drawn independently, and whose
   exponent ``p`` comes from ``u3``: slow and fast learners occur at every plateau, so curves cross
   in both directions and neither early rank nor "slow is good" holds; 2% multiplicative noise.
+* ``short``  - (added 2026-11-29 to judge a variant of the forecast ranking, not adopted; written
+  before any result was seen) a short run of ``R_SHORT = 15`` epochs, where the warm-up's whole
+  curves cost a larger share: the learning rate ``u2`` sets both the speed (time-scale
+  ``0.4 + 8 (1 - u2)**2``) and a penalty on the plateau when too high, ``u0, u1`` set the rest of the plateau,
+  ``u3`` a mild bump of overfitting late in the run; 3% multiplicative noise.
 
 The same harness as ``pruners_compare.py`` (same configurations for every pruner, replayed
 curves, 100 trials, 10 seeds by default); a small grid of ForecastPruner settings (``--set
@@ -73,7 +78,21 @@ def _indep(u: np.ndarray, rng: np.random.Generator, seed: int) -> np.ndarray:
     return y * (1.0 + rng.normal(0.0, 0.02, R))
 
 
-FAMILIES = {"overfit": _overfit, "bloomer": _bloomer, "plateau": _plateau, "indep": _indep}
+R_SHORT = 15
+
+
+def _short(u: np.ndarray, rng: np.random.Generator, seed: int) -> np.ndarray:
+    t = np.arange(1, R_SHORT + 1, dtype=float)
+    plateau = 0.25 + 0.5 * (u[0] - 0.3) ** 2 + 0.3 * (u[1] - 0.55) ** 2 + 0.6 * max(u[2] - 0.65, 0.0) ** 2
+    tau = 0.4 + 8.0 * (1.0 - u[2]) ** 2
+    y = plateau + 1.5 * np.exp(-t / tau) + 0.002 * u[3] * np.maximum(t - 8.0, 0.0) ** 2
+    return y * (1.0 + rng.normal(0.0, 0.03, R_SHORT))
+
+
+FAMILIES = {"overfit": _overfit, "bloomer": _bloomer, "plateau": _plateau, "indep": _indep,
+            "short": _short}
+#: Steps per family (the harness's R otherwise).
+STEPS = {"short": R_SHORT}
 
 
 def rank_pruners() -> dict[str, Any]:
@@ -112,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
     pc.PROBLEM_ID.update({p: 100 + i for i, p in enumerate(FAMILIES)})
     pc._MAKERS.update(FAMILIES)
     pc.R = R
+    steps_of = pc.n_steps
+    pc.n_steps = lambda problem: STEPS.get(problem, steps_of(problem))
     if args.set == "rank":
         pruners = rank_pruners()
     else:
