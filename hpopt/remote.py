@@ -185,14 +185,16 @@ def optimize_with_executor(
         while True:
             while not exhausted and not study._stop_flag and len(pending) < max_pending and budget.take():
                 study._storage.sync()
-                if study.sampler.is_exhausted(study._history):
+                if study._exhausted():
                     exhausted = True
                     break
                 try:
                     trial = study.ask()
                 except SearchSpaceExhausted:
-                    exhausted = True
-                    break
+                    if study._exhausted():
+                        exhausted = True
+                        break
+                    continue  # an enqueued trial the sampler could not complete was failed
                 proposals = _proposals(study, trial)
                 pending[executor.submit(_evaluate, func, trial.number, proposals)] = (trial, proposals)
             if not pending:

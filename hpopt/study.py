@@ -466,12 +466,14 @@ class Study:
             try:
                 while not self._stop_flag and budget.take():
                     self._storage.sync()
-                    if self.sampler.is_exhausted(self._history):
+                    if self._exhausted():
                         return
                     try:
                         trial = self.ask()
                     except SearchSpaceExhausted:
-                        return
+                        if self._exhausted():
+                            return
+                        continue  # an enqueued trial the sampler could not complete was failed
                     ft = self._run(func, trial, catch)
                     for cb in callbacks:
                         cb(self, ft)
@@ -584,6 +586,13 @@ class Study:
             check_name("user attribute", key)
             user[key] = json_value("user attribute", key, value)
         return self._storage.enqueue(self._sid, fixed, user, skip_if_exists=bool(skip_if_exists))
+
+    def _exhausted(self) -> bool:
+        """The sampler has nothing left to propose and no enqueued trial waits (an enqueued trial
+        still runs after a grid is exhausted)."""
+        if not self.sampler.is_exhausted(self._history):
+            return False
+        return not self._storage.trials(self._sid, frozenset({TrialState.WAITING}))
 
     # -- reading ----------------------------------------------------------------------------------
     @property

@@ -37,3 +37,35 @@ def test_sqlite_memory_url_is_refused_without_creating_a_file(tmp_path, monkeypa
     with pytest.raises(ValueError, match="in-memory"):
         hpopt.create_study(storage="sqlite:///:memory:")
     assert list(tmp_path.iterdir()) == []  # it used to create a file named ':memory:'
+
+
+def _x(trial) -> float:
+    return trial.suggest_float("x", 0.0, 2.0)
+
+
+@pytest.mark.parametrize("use_executor", [False, True])
+def test_trial_enqueued_after_the_grid_is_exhausted_still_runs(use_executor) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    study = hpopt.create_study(sampler=hpopt.GridSampler({"x": [0.0, 1.0]}))
+    study.optimize(_x, n_trials=5)
+    assert len(study.trials) == 2  # the grid ran out
+    study.enqueue_trial({"x": 1.5})
+    if use_executor:
+        with ThreadPoolExecutor(2) as pool:
+            study.optimize(_x, n_trials=5, executor=pool)
+    else:
+        study.optimize(_x, n_trials=5)
+    last = study.trials[-1]
+    assert (last.state.name, last.params) == ("COMPLETE", {"x": 1.5})  # it stayed WAITING forever
+
+
+def test_enqueued_trial_the_exhausted_grid_cannot_complete_fails_instead_of_blocking_the_queue() -> None:
+    study = hpopt.create_study(sampler=hpopt.GridSampler({"x": [0.0, 1.0]}))
+    study.optimize(_x, n_trials=5)
+    study.enqueue_trial({})  # needs a grid point for x: none is left
+    study.enqueue_trial({"x": 0.5})
+    study.optimize(_x, n_trials=5)
+    states = [(t.state.name, t.params) for t in study.trials[2:]]
+    assert states == [("FAIL", {}), ("COMPLETE", {"x": 0.5})]
+    assert "exhausted" in study.trials[2].system_attrs.get("fail_reason", "")

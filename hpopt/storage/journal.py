@@ -22,6 +22,7 @@ from typing import Any
 from hpopt.distributions import distribution_from_json
 from hpopt.errors import (
     DuplicatedStudyError,
+    SearchSpaceExhausted,
     StorageError,
     StudyNotFoundError,
     TrialFinishedError,
@@ -326,8 +327,9 @@ class Storage:
         """Start a trial: the oldest WAITING one, else a new one. Returns number, params, fixed.
 
         ``plan`` runs inside the write lock with the model fully caught up. If it raises for an
-        enqueued trial, that trial is started and failed with the reason (so a bad enqueued value
-        cannot block the queue) and the error is re-raised.
+        enqueued trial (a bad value, or a sampler with nothing left for its other parameters),
+        that trial is started and failed with the reason (so it cannot block the queue) and the
+        error is re-raised.
         """
         error: list[BaseException] = []
 
@@ -348,7 +350,7 @@ class Storage:
             ops: list[dict[str, Any]] = [{"op": "start", "s": sid, "n": number, "t": now}]
             try:
                 params, dists, sys = plan(number, fixed)
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, SearchSpaceExhausted) as exc:
                 error.append(exc)
                 ops.append(_fin_op(sid, number, "FAIL", None, {"fail_reason": f"{exc}"}, now))
                 return ops, _none
