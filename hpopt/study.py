@@ -13,7 +13,6 @@ import os
 import threading
 import time
 import warnings
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -77,7 +76,10 @@ class Study:
         self.sampler = sampler
         self.pruner = pruner
         self._history = History(storage, sid)
-        self._live: weakref.WeakValueDictionary[int, Trial] = weakref.WeakValueDictionary()
+        # Trials asked here and not yet told, held until told: their unwritten suggestions must
+        # reach the store even when the caller keeps only the number (``tell(number, ...)``), and
+        # the heartbeat beats them while this process lives.
+        self._live: dict[int, Trial] = {}
         self._stop_flag = False
         self._beater = Beater(self, heartbeat_interval) if heartbeat_interval else None
 

@@ -69,3 +69,17 @@ def test_enqueued_trial_the_exhausted_grid_cannot_complete_fails_instead_of_bloc
     states = [(t.state.name, t.params) for t in study.trials[2:]]
     assert states == [("FAIL", {}), ("COMPLETE", {"x": 0.5})]
     assert "exhausted" in study.trials[2].system_attrs.get("fail_reason", "")
+
+
+def test_tell_by_number_keeps_the_suggestions_of_a_trial_object_the_caller_dropped() -> None:
+    import gc
+
+    study = hpopt.create_study(sampler="random", seed=0)
+    trial = study.ask()
+    x = trial.suggest_float("x", 0.0, 1.0)
+    number = trial.number
+    del trial
+    gc.collect()
+    frozen = study.tell(number, x * x)
+    assert frozen.params == {"x": x}  # was {}: the unwritten suggestion went with the object
+    assert study.best_params == {"x": x}
