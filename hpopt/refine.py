@@ -338,8 +338,10 @@ def _refine_float(dist: Float, lo: float, hi: float, lo_v: float, hi_v: float) -
         k_hi = min(n_max, math.ceil((hi - dist.low) / step - 1e-9))
         k_lo = min(k_lo, round((lo_v - dist.low) / step))
         k_hi = max(k_hi, round((hi_v - dist.low) / step))
-        if k_lo == k_hi:  # only possible when the original grid has one point
-            return dist
+        if k_lo == k_hi:  # margin 0 and equal values: open to the neighbouring grid points
+            if n_max == 0:  # the original grid has one point
+                return dist
+            k_lo, k_hi = max(0, k_lo - 1), min(n_max, k_hi + 1)
         new_lo = dist.from_internal(dist.low + k_lo * step)
         new_hi = dist.from_internal(dist.low + k_hi * step)
         with warnings.catch_warnings():
@@ -419,8 +421,9 @@ def warm_start(
 
     Raises:
         TypeError, ValueError: Bad arguments, a different number of objectives, the source being
-            the new study itself, or (for ``"copy"``) WAITING trials in ``new_study``. Nothing is
-            written when these are raised.
+            the new study itself, or (for ``"copy"``) WAITING trials in ``new_study`` or a
+            parameter that ``new_study`` already has with another type, log flag or choice list
+            (e.g. a refined categorical). Nothing is written when these are raised.
     """
     from hpopt.study import Study, _check_space
 
@@ -475,6 +478,8 @@ def warm_start(
         dists = _trial_space(t, space)
         if dists is not None:
             planned.append((t, dists))
+    if mode == "copy":
+        _check_copy_space(new_study, planned)
     count = 0
     for t, dists in planned:
         attrs = {**dict(t.user_attrs), WARM_START_KEY: {"study": name, "trial": t.number}}
@@ -497,6 +502,27 @@ def warm_start(
         new_study.tell(trial, list(t.values))
         count += 1
     return count
+
+
+def _check_copy_space(new_study: Study, planned: list[tuple[FrozenTrial, dict[str, Distribution]]]) -> None:
+    """Refuse, before the first write, a copy whose distributions ``new_study`` would refuse.
+
+    Each copy enqueues a trial and then asks it with the old distributions; a parameter that
+    ``new_study`` (or an earlier copied trial) already has with another type, log flag or choice
+    list would make that ``ask`` raise after the enqueue, leaving a WAITING trial behind (which
+    the next ``optimize`` would run, and which blocks the next ``warm_start``).
+    """
+    from hpopt.distributions import check_compatible
+
+    latest: dict[str, Distribution] = {}
+    for _, dists in planned:
+        for pname, dist in dists.items():
+            old = latest.get(pname)
+            if old is None:
+                old = new_study.storage.known_distribution(new_study._sid, pname)
+            if old is not None:
+                check_compatible(pname, old, dist)
+            latest[pname] = dist
 
 
 def _trial_space(

@@ -28,8 +28,9 @@ the overlap of the training sets in ``k``-fold cross-validation,
 **Which trials.** The GP is fitted to the better half of the COMPLETE trials (``top_fraction``,
 at least ``min_n_trials`` of them; see the setting for why), and ``t`` in ``beta_t`` counts all.
 
-**Search space.** The parameters every COMPLETE trial has, with the same distribution (the
-intersection: in a conditional space, the shared root parameters), encoded in the unit box of
+**Search space.** The parameters every COMPLETE trial has (the intersection: in a conditional
+space, the shared root parameters; a numeric range changed during the study counts with the union
+of its ranges), encoded in the unit box of
 :class:`~hpopt.SpaceTransform` with one-hot categoricals. FAIL and PRUNED trials are ignored;
 infinite values are replaced by the worst finite one. Single objective only.
 
@@ -53,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpopt.distributions import Distribution
+from hpopt.distributions import Categorical, Distribution, Float, Int
 from hpopt.records import FrozenTrial, TrialState
 
 if TYPE_CHECKING:
@@ -93,12 +94,40 @@ def cv_standard_error(scores: Sequence[float]) -> float:
     return float(math.sqrt((1.0 / k + 1.0 / (k - 1)) * arr.var(ddof=1)))
 
 
+def _merged(a: Distribution, b: Distribution) -> Distribution | None:
+    """One distribution holding the values of both ``a`` and ``b``, or None.
+
+    Within a study a parameter keeps its kind, log flag and choices, but a numeric range (or step)
+    may change between trials (users widen ranges); such a parameter is modelled over the union
+    of its ranges (on a common grid when the steps agree), not dropped: dropping every parameter
+    whose range changed left no parameter, hence a bound of 0 and a stop, however much the
+    objective still depended on it.
+    """
+    if a == b:
+        return a
+    if type(a) is not type(b) or isinstance(a, Categorical) or a.log != b.log:  # type: ignore[union-attr]
+        return None
+    low, high = min(a.low, b.low), max(a.high, b.high)  # type: ignore[union-attr]
+    if isinstance(a, Int):
+        same_grid = a.step == b.step and (b.low - a.low) % a.step == 0  # type: ignore[union-attr]
+        return Int(low, high, log=a.log, step=a.step if same_grid else 1)
+    same_grid = a.step == b.step and (a.step is None or a.low == b.low)  # type: ignore[union-attr]
+    return Float(low, high, log=a.log, step=a.step if same_grid else None)  # type: ignore[union-attr]
+
+
 def _space(trials: Sequence[FrozenTrial]) -> dict[str, Distribution]:
-    """Parameters every trial has with the same distribution (column order of the first trial)."""
+    """Parameters every trial has (column order of the first trial), each with a distribution
+    that covers all its values (see :func:`_merged`)."""
     inter = dict(trials[0].distributions)
     for t in trials[1:]:
         dists = t.distributions
-        inter = {k: d for k, d in inter.items() if dists.get(k) == d}
+        merged = {}
+        for k, d in inter.items():
+            other = dists.get(k)
+            m = None if other is None else _merged(d, other)
+            if m is not None:
+                merged[k] = m
+        inter = merged
     return {k: d for k, d in inter.items() if not d.single()}
 
 
@@ -139,6 +168,11 @@ def regret_bound(
     y = np.where(finite, y, np.nanmax(np.where(finite, y, -np.inf)))
     if not space:
         return 0.0, 0
+    # Values beyond about 1e154 overflow the GP's variance (bound NaN: never a stop); the bound
+    # scales with the values, so compute it in units of a power of two (exact) and scale back.
+    peak = float(np.max(np.abs(y)))
+    exponent = math.frexp(peak)[1] if peak > 1e100 else 0
+    y = np.ldexp(y, -exponent)
     n_top = min(len(trials), max(min_top, math.ceil(top_fraction * len(trials))))
     keep = np.sort(np.argsort(y, kind="stable")[:n_top])
     y = y[keep]
@@ -158,7 +192,9 @@ def regret_bound(
     cand = np.vstack([cand, X])
     cm, cv = gp.predict(cand)
     lcb = cm - root * np.sqrt(np.maximum(cv, 0.0))
-    return max(float(ucb.min() - lcb.min()), 0.0), len(space)
+    with np.errstate(over="ignore"):
+        bound = float(np.ldexp(max(float(ucb.min() - lcb.min()), 0.0), exponent))
+    return bound, len(space)
 
 
 class Terminator:

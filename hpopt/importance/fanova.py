@@ -31,6 +31,8 @@ not one-hot encoded, so a category's effect is never spread over several columns
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from hpopt.importance._encode import CAT, Encoded
@@ -70,7 +72,7 @@ def fanova_importances(
         max_features=max_features,
         seed=seed,
     )
-    y = np.asarray(y, dtype=float)
+    y = _unit_scaled(np.asarray(y, dtype=float))
     d = enc.X.shape[1]
     if y.size < 2 or d == 0 or np.ptp(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):
         return np.zeros(d)
@@ -92,6 +94,16 @@ def fanova_importances(
             total += frac
             used += 1
     return total / used if used else total
+
+
+def _unit_scaled(y: np.ndarray) -> np.ndarray:
+    """``y`` divided by a power of two when its magnitude is huge (exact; the fractions do not
+    depend on the units): the variance of values beyond about 1e154 overflows to inf, which made
+    every importance 0."""
+    peak = float(np.max(np.abs(y))) if y.size else 0.0
+    if not peak > 1e100 or not math.isfinite(peak):
+        return y
+    return np.ldexp(y, -math.frexp(peak)[1])
 
 
 def _category_masses(enc: Encoded, card: np.ndarray, inactive: np.ndarray) -> np.ndarray:

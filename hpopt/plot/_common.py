@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -137,12 +138,14 @@ def objective_values(study: Study, trials: Sequence[FrozenTrial], target: Target
     out = np.empty(len(trials))
     for i, t in enumerate(trials):
         v = target(t)
-        try:
-            out[i] = float(v)
-        except (TypeError, ValueError):
+        if isinstance(v, np.ndarray) and v.ndim == 0:
+            v = v.item()
+        # float() alone would also take "1.5", True and 1-element lists: not real numbers
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
             raise ValueError(
                 f"`target` must return a real number, but returned {v!r} for trial {t.number}."
-            ) from None
+            )
+        out[i] = float(v)
     return out
 
 

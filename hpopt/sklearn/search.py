@@ -14,7 +14,7 @@ Design decisions (where scikit-learn has no counterpart):
   index) and the trial stops when ``trial.should_prune()``. With ``n_jobs > 1`` folds run in
   batches of ``n_jobs`` and the pruner is asked after each batch. A pruned candidate stays in
   ``cv_results_`` with the folds it ran and NaN for the others: its mean is NaN, so it ranks last
-  and is never ``best_``.
+  and is never ``best_`` (when every candidate was pruned, ``fit`` raises a ValueError).
 - ``study``: None creates an in-memory study in ``fit``; an :class:`hpopt.Study` (any storage) is
   continued: ``n_trials`` more candidates are run and ``cv_results_`` covers every finished trial of
   the study that a ``SearchCV`` evaluated with the same number of splits and scorers. The study's
@@ -233,7 +233,7 @@ def _score_all(
                 value = value.item()
             except ValueError:
                 pass
-        if not isinstance(value, numbers.Number) or isinstance(value, bool):
+        if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
             raise ValueError(
                 f"scoring must return a number, got {value!r} ({type(value).__name__}) instead. "
                 f"(scorer={name})"
@@ -519,9 +519,9 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             timeout = float(timeout)
         es = self.error_score
         if not (isinstance(es, str) and es == "raise") and (
-            isinstance(es, bool) or not isinstance(es, numbers.Number)
+            isinstance(es, (bool, np.bool_)) or not isinstance(es, numbers.Real)
         ):
-            raise ValueError(f"error_score must be 'raise' or a number, but got {es!r}.")
+            raise ValueError(f"error_score must be 'raise' or a number (a real one), but got {es!r}.")
         if not (isinstance(self.refit, (bool, str)) or callable(self.refit)):
             raise TypeError(f"refit must be a bool, a metric name or a callable, but got {self.refit!r}.")
         return int(n), timeout
@@ -707,7 +707,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         self.scorer_ = scorers if multimetric else scorers["score"]
         self.n_splits_ = n_splits
         if self.refit or not multimetric:
-            self.best_index_ = self._best_index(results, target)
+            self.best_index_ = self._best_index(results, target, pruned_rows)
             if not callable(self.refit):
                 self.best_score_ = float(results[f"mean_test_{target}"][self.best_index_])
             self.best_params_ = results["params"][self.best_index_]
@@ -724,7 +724,9 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                 self.feature_names_in_ = est.feature_names_in_
         return self
 
-    def _best_index(self, results: dict[str, Any], target: str) -> int:
+    def _best_index(self, results: dict[str, Any], target: str, pruned: np.ndarray) -> int:
+        """The refit callable's choice, else the best rank; a pruned candidate is never chosen
+        (all means NaN tie at one rank, so ``argmin`` alone could pick a pruned row)."""
         if callable(self.refit):
             best = self.refit(results)
             if isinstance(best, bool) or not isinstance(best, numbers.Integral):
@@ -732,7 +734,15 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             if best < 0 or best >= len(results["params"]):
                 raise IndexError("best_index_ index out of range")
             return int(best)
-        return int(np.asarray(results[f"rank_test_{target}"]).argmin())
+        if pruned.all():
+            raise ValueError(
+                f"every one of the {pruned.size} candidate(s) was pruned: none was scored on all "
+                "folds, so there is no best candidate to report or refit (loosen the pruner or run "
+                "more trials; cv_results_ and study_ hold the pruned ones)."
+            )
+        ranks = np.asarray(results[f"rank_test_{target}"], dtype=np.int64).copy()
+        ranks[pruned] = np.iinfo(np.int64).max
+        return int(ranks.argmin())
 
     def _candidates(
         self, study: Study, space: _Space, scorer_names: list[str], n_splits: int

@@ -125,12 +125,14 @@ def choose_cv(
 
     Rules, in order:
 
-    1. ``groups`` given: grouped folds (``StratifiedGroupKFold`` for classifiers, ``GroupKFold``
-       otherwise), so no group is in both train and test; fewer groups than ``n_splits`` lowers
+    1. ``groups`` given: grouped folds (``StratifiedGroupKFold`` when rule 2 would stratify,
+       ``GroupKFold`` otherwise), so no group is in both train and test; fewer groups than ``n_splits`` lowers
        ``n_splits``.
-    2. A classifier: ``StratifiedKFold`` (every fold keeps the class proportions); a smallest class
-       with fewer members than ``n_splits`` lowers ``n_splits`` to its size (2 at least).
-    3. Otherwise ``KFold``.
+    2. A classifier with a binary or multiclass ``y``: ``StratifiedKFold`` (every fold keeps the
+       class proportions); a smallest class with fewer members than ``n_splits`` lowers
+       ``n_splits`` to its size (2 at least).
+    3. Otherwise ``KFold`` (also for a multi-output or multilabel ``y``, which cannot be
+       stratified; scikit-learn's ``check_cv`` decides the same way).
 
     Folds are always shuffled with a fixed seed (drawn once when ``seed`` is None), so that every
     configuration of a search is scored on the same folds.
@@ -171,6 +173,7 @@ def choose_cv(
         StratifiedGroupKFold,
         StratifiedKFold,
     )
+    from sklearn.utils.multiclass import type_of_target
     from sklearn.utils.validation import _num_samples
 
     n_splits = _count("n_splits", n_splits, 2)
@@ -187,6 +190,10 @@ def choose_cv(
     classifier = is_classifier(estimator)
     if y is not None and _num_samples(y) != n:
         raise ValueError(f"`y` has {_num_samples(y)} samples, `X` has {n}.")
+    # scikit-learn's own rule (check_cv): only a binary or multiclass target can be stratified; a
+    # multi-output or multilabel one makes StratifiedKFold.split raise.
+    target_type = type_of_target(y) if classifier and y is not None else None
+    stratify = target_type in ("binary", "multiclass")
     if groups is None and n < n_splits:
         raise ValueError(f"`n_splits <= n_samples` must hold, but got n_splits={n_splits} for {n} samples.")
     if groups is not None:
@@ -199,7 +206,7 @@ def choose_cv(
         if n_groups < n_splits:
             reasons.append(f"only {n_groups} groups: n_splits lowered from {n_splits} to {n_groups}.")
             n_splits = n_groups
-        if classifier and y is not None:
+        if stratify:
             base: Any = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=rs)
             reasons.append("groups given, classifier: StratifiedGroupKFold (no group in both train "
                            "and test; class proportions kept as far as groups allow).")
@@ -213,7 +220,7 @@ def choose_cv(
             reasons.append("this scikit-learn's GroupKFold cannot shuffle: no repeats possible.")
             auto, n_repeats = False, 1
         make = (lambda r: RepeatedSplits(base, r))  # noqa: E731
-    elif classifier and y is not None:
+    elif stratify:
         _, counts = np.unique(np.asarray(y), return_counts=True)
         smallest = int(counts.min())
         if smallest < 2:
@@ -231,7 +238,9 @@ def choose_cv(
             make = (lambda r: RepeatedStratifiedKFold(n_splits=k, n_repeats=r, random_state=rs))  # noqa: E731
     else:
         base = KFold(n_splits=n_splits, shuffle=True, random_state=rs)
-        reasons.append(f"{'no y: ' if y is None and classifier else ''}KFold ({n_splits} folds).")
+        why = "no y: " if y is None and classifier else (
+            f"a {target_type} target cannot be stratified: " if target_type is not None else "")
+        reasons.append(f"{why}KFold ({n_splits} folds).")
         make = (lambda r: RepeatedKFold(n_splits=n_splits, n_repeats=r, random_state=rs))  # noqa: E731
     if getattr(base, "shuffle", False):
         reasons.append(f"folds shuffled with random_state={rs}: every configuration sees the same folds.")
