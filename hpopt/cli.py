@@ -134,12 +134,14 @@ def _storage_args(p: argparse.ArgumentParser) -> None:
 @command("storage", "upgrade a storage's schema to this hpopt's version", _storage_args)
 def _storage(args: argparse.Namespace) -> int:
     from hpopt.storage import upgrade_storage
+    from hpopt.storage.journal import redact_url
 
     old, new = upgrade_storage(args.url)
+    shown = redact_url(args.url)
     if old == new:
-        print(f"{args.url}: schema version {old} is current; nothing to upgrade")
+        print(f"{shown}: schema version {old} is current; nothing to upgrade")
     else:
-        print(f"{args.url}: upgraded schema version {old} -> {new}")
+        print(f"{shown}: upgraded schema version {old} -> {new}")
     return 0
 
 

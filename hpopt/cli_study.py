@@ -34,6 +34,7 @@ from typing import Any
 
 from hpopt.cli import command
 from hpopt.errors import HpoptError
+from hpopt.storage.journal import redact_url
 
 __all__: list[str] = []
 
@@ -68,7 +69,7 @@ def _format_option(p: argparse.ArgumentParser) -> None:
 
 def redact(url: str) -> str:
     """``url`` with any password replaced by ``***`` (for messages)."""
-    return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
+    return redact_url(url)
 
 
 _Run = Callable[[argparse.Namespace], int]
@@ -129,6 +130,11 @@ def open_existing_storage(url: str) -> Any:
     if scheme == "sqlite":
         _check_sqlite_file(url)
     try:
+        if scheme in ("postgresql", "postgres"):
+            from hpopt.storage.postgres import holds_store
+
+            if not holds_store(url):  # opening would create hpopt's tables in that database
+                raise UserError(f"the database {redact(url)} holds no hpopt storage (no hpopt tables).")
         return open_storage(url)
     except UserError:
         raise

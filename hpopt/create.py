@@ -7,6 +7,7 @@ Every argument is validated before anything is written; the study itself lives i
 from __future__ import annotations
 
 import math
+import os
 import threading
 import uuid
 from collections.abc import Sequence
@@ -14,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from hpopt.errors import StudyNotFoundError
 from hpopt.pruners.base import NopPruner, Pruner
 from hpopt.samplers.base import Sampler
 from hpopt.storage import Storage, open_storage
-from hpopt.storage.journal import GRACE_KEY, RETRY_KEY
+from hpopt.storage.journal import GRACE_KEY, RETRY_KEY, redact_url
 from hpopt.study import Study, _opt_count
 from hpopt.trial import check_name, real_value
 
@@ -159,11 +161,38 @@ def load_study(
     beat = _heartbeat_settings(heartbeat_interval, grace_period, max_retry)
     the_sampler = _resolve_sampler(sampler, seed)
     the_pruner = _resolve_pruner(pruner)
+    _refuse_missing_store(study_name, storage)
     store = open_storage(storage)
     sid = store.study_id(study_name)
     the_sampler.check_study(store.directions(sid))
     _store_heartbeat_settings(store, sid, beat)
     return Study(store, sid, the_sampler, the_pruner, heartbeat_interval=beat[0])
+
+
+def _refuse_missing_store(study_name: str, storage: Any) -> None:
+    """StudyNotFoundError for a storage URL that holds no store at all, before opening it (which
+    would create an empty SQLite file, or hpopt's tables in a PostgreSQL database)."""
+    if not isinstance(storage, str):
+        return
+    scheme = storage.partition("://")[0].split("+")[0].lower()
+    if scheme == "sqlite":
+        from hpopt.storage.sqlite import SQLiteBackend
+
+        try:
+            path = SQLiteBackend.path_from_url(storage.split("?", 1)[0])
+        except ValueError:
+            return  # a malformed URL: open_storage names the problem
+        if not os.path.exists(path):
+            raise StudyNotFoundError(
+                f"no study named {study_name!r}: there is no SQLite storage at {path!r}."
+            )
+    elif scheme in ("postgresql", "postgres"):
+        from hpopt.storage.postgres import holds_store
+
+        if not holds_store(storage):
+            raise StudyNotFoundError(
+                f"no study named {study_name!r}: the database {redact_url(storage)} holds no hpopt storage."
+            )
 
 
 def _heartbeat_settings(
@@ -202,9 +231,10 @@ def _store_heartbeat_settings(
     """
     interval, grace, max_retry = settings
     stored = store.study_attrs(sid, "sys")
+    derived = False  # a grace period this worker chose itself (2 * interval), not one it was given
     if grace is None and interval is not None:
         if stored.get(GRACE_KEY) is None:
-            grace = 2.0 * interval
+            grace, derived = 2.0 * interval, True
         elif interval >= stored[GRACE_KEY]:
             raise ValueError(
                 f"`heartbeat_interval < grace_period` must hold, but got heartbeat_interval={interval!r} "
@@ -215,8 +245,17 @@ def _store_heartbeat_settings(
             continue
         old = stored.get(key)
         if old is None:
-            store.set_study_attr(sid, "sys", key, value)
-        elif old != value:
+            # Check and write in one transaction: another worker may have stored its value since
+            # `stored` was read, and every worker must end up agreeing with the stored one.
+            old = store.set_study_attr_once(sid, "sys", key, value)
+            if derived and key == GRACE_KEY and old != value and interval < old:
+                continue  # adopted, as when the other worker's value had been read above
+        if old != value:
+            if derived and key == GRACE_KEY:
+                raise ValueError(
+                    f"`heartbeat_interval < grace_period` must hold, but got heartbeat_interval="
+                    f"{interval!r} and the study's stored grace_period={old!r}."
+                )
             raise ValueError(
                 f"study {store.study_name(sid)!r} is stored with {label}={old!r}; this worker asked "
                 f"for {label}={value!r}. Every worker must agree: pass {label}={old!r} or leave it unset."
@@ -224,7 +263,13 @@ def _store_heartbeat_settings(
 
 
 def delete_study(study_name: str, storage: Any) -> None:
-    """Delete a study from a storage."""
+    """Delete a study from a storage.
+
+    Raises:
+        TypeError, ValueError: ``study_name`` is not a valid name (as for :func:`load_study`).
+        StudyNotFoundError: No study of that name.
+    """
+    check_name("study", study_name)
     open_storage(storage).delete_study(study_name)
 
 

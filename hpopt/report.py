@@ -35,11 +35,11 @@ import html
 import io
 import math
 import os
-import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hpopt.records import FrozenTrial, TrialState
+from hpopt.storage.journal import redact_url
 
 if TYPE_CHECKING:  # pragma: no cover
     from hpopt.study import Study
@@ -207,7 +207,7 @@ def _span(seconds: float) -> str:
 
 
 def _safe_url(url: str) -> str:
-    return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
+    return redact_url(url)
 
 
 # -- importance --------------------------------------------------------------------------------------

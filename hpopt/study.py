@@ -32,7 +32,7 @@ from hpopt.pruners.base import Pruner
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.samplers.base import PLAN_KEY, History, Sampler, TrialInfo
 from hpopt.storage import Storage
-from hpopt.storage.journal import GRACE_KEY
+from hpopt.storage.journal import GRACE_KEY, redact_url
 from hpopt.trial import Trial, _as_list, check_name, json_value, real_value
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class Study:
         self._beater = Beater(self, heartbeat_interval) if heartbeat_interval else None
 
     def __repr__(self) -> str:
-        return f"<Study {self.study_name!r} in {self._storage.url}>"
+        return f"<Study {self.study_name!r} in {redact_url(self._storage.url)}>"
 
     # -- identity ---------------------------------------------------------------------------------
     @property
@@ -317,7 +317,8 @@ class Study:
             if other is not self and not (same_store and other._sid == self._sid):
                 raise ValueError(
                     f"trial {trial.number} belongs to study {other.study_name!r} in "
-                    f"{other._storage.url}, not to study {self.study_name!r} in {self._storage.url}."
+                    f"{redact_url(other._storage.url)}, not to study {self.study_name!r} in "
+                    f"{redact_url(self._storage.url)}."
                 )
             return trial.number, trial
         if isinstance(trial, (bool, np.bool_)) or not isinstance(trial, numbers.Integral):

@@ -83,3 +83,10 @@ def test_tell_by_number_keeps_the_suggestions_of_a_trial_object_the_caller_dropp
     frozen = study.tell(number, x * x)
     assert frozen.params == {"x": x}  # was {}: the unwritten suggestion went with the object
     assert study.best_params == {"x": x}
+
+
+def test_load_study_from_a_missing_sqlite_file_creates_nothing(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(hpopt.StudyNotFoundError, match="no SQLite storage"):
+        hpopt.load_study("s", "sqlite:///missing.db")
+    assert list(tmp_path.iterdir()) == []  # it used to leave an empty storage file behind

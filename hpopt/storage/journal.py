@@ -12,6 +12,7 @@ append -> commit -> apply locally. An invalid request raises before anything is 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -31,7 +32,7 @@ from hpopt.records import FrozenTrial, TrialState
 from hpopt.storage.model import Model, StudyRec, TrialRec
 
 __all__ = [
-    "JournalBackend", "Storage", "Plan", "RetryableStorageError", "encode_op", "decode_op",
+    "JournalBackend", "Storage", "Plan", "RetryableStorageError", "encode_op", "decode_op", "redact_url",
 ]
 
 #: Study system attributes that every worker reads: the heartbeat grace period (seconds) and how
@@ -137,7 +138,7 @@ class Storage:
         return self._backend.url
 
     def __repr__(self) -> str:
-        return f"<hpopt storage {self.url}>"
+        return f"<hpopt storage {redact_url(self.url)}>"
 
     def close(self) -> None:
         """Close the backend's connections."""
@@ -157,7 +158,7 @@ class Storage:
                 result = apply(op)
             except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
                 # A record that decodes but does not replay: corruption, reported, never skipped.
-                where = getattr(tx, "path", None) or _safe_url(tx.url)
+                where = getattr(tx, "path", None) or redact_url(tx.url)
                 raise StorageError(
                     f"corrupt record in {where!r} at journal id {op_id}: "
                     f"{type(exc).__name__}: {exc} (record {str(op)[:120]})"
@@ -224,7 +225,7 @@ class Storage:
     def _study(self, sid: int) -> StudyRec:
         st = self._model.studies.get(sid)
         if st is None:
-            raise StudyNotFoundError(f"study id {sid} no longer exists in {self.url}.")
+            raise StudyNotFoundError(f"study id {sid} no longer exists in {redact_url(self.url)}.")
         return st
 
     def _trial(self, sid: int, number: int) -> TrialRec:
@@ -255,7 +256,7 @@ class Storage:
                 existing = self._model.studies[sid].directions
                 if not load_if_exists:
                     raise DuplicatedStudyError(
-                        f"a study named {name!r} already exists in {self.url}; pass "
+                        f"a study named {name!r} already exists in {redact_url(self.url)}; pass "
                         "load_if_exists=True to continue it, or choose another name."
                     )
                 if directions is not None and existing != tuple(directions):
@@ -281,7 +282,7 @@ class Storage:
         if sid is None:
             known = sorted(self._model.by_name)
             raise StudyNotFoundError(
-                f"no study named {name!r} in {self.url} (studies there: {known[:20]})."
+                f"no study named {name!r} in {redact_url(self.url)} (studies there: {known[:20]})."
             )
         return sid
 
@@ -303,7 +304,7 @@ class Storage:
         def build() -> tuple[list[dict[str, Any]], Finalize]:
             sid = self._model.by_name.get(name)
             if sid is None:
-                raise StudyNotFoundError(f"no study named {name!r} in {self.url}.")
+                raise StudyNotFoundError(f"no study named {name!r} in {redact_url(self.url)}.")
             return [{"op": "del", "s": sid}], _none
 
         self._transact(build)
@@ -315,6 +316,21 @@ class Storage:
             return [{"op": "sattr", "s": sid, "kind": kind, "k": key, "v": value}], _none
 
         self._transact(build)
+
+    def set_study_attr_once(self, sid: int, kind: str, key: str, value: Any) -> Any:
+        """Set a study attribute unless it is set already; returns the value it has afterwards.
+
+        The check and the write are one write transaction, so workers racing to set a value that
+        all of them must agree on (the heartbeat grace period) all read back the winner's value.
+        """
+        def build() -> tuple[list[dict[str, Any]], Finalize]:
+            st = self._study(sid)
+            old = (st.user if kind == "user" else st.sys).get(key)
+            if old is not None:
+                return [], lambda _: old
+            return [{"op": "sattr", "s": sid, "kind": kind, "k": key, "v": value}], lambda _: value
+
+        return self._transact(build)
 
     def study_attrs(self, sid: int, kind: str) -> dict[str, Any]:
         """A copy of the study's user or system attributes."""
@@ -566,13 +582,27 @@ class Storage:
         return self._study(sid).version
 
 
-def _safe_url(url: str) -> str:
-    """``url`` without a password (``scheme://user:***@host/...``)."""
-    head, sep, tail = url.partition("@")
-    scheme, slashes, userpass = head.partition("//")
-    if not sep or not slashes or ":" not in userpass:
+#: Query options of a libpq URL that carry a secret.
+_SECRET_OPTION = re.compile(r"(?i)([?&](?:password|sslpassword)=)[^&#]*")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password, for messages and reprs.
+
+    Both places a libpq URL can carry one are masked: the user-info part
+    (``scheme://user:***@host/...``; up to the *last* ``@`` before the query, so a password holding
+    an unescaped ``@`` or ``/`` is hidden whole) and ``password=``/``sslpassword=`` query options.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
         return url
-    return f"{scheme}//{userpass.split(':', 1)[0]}:***@{tail}"
+    head, q, query = rest.partition("?")
+    userinfo, at, hostpath = head.rpartition("@")
+    if at and ":" in userinfo:
+        head = f"{userinfo.split(':', 1)[0]}:***@{hostpath}"
+    if q:
+        query = _SECRET_OPTION.sub(r"\1***", "?" + query)[1:]
+    return f"{scheme}{sep}{head}{q}{query}"
 
 
 def _none(results: list[Any]) -> None:

@@ -50,7 +50,12 @@ def upgrade(url: str) -> tuple[int, int]:
     path = SQLiteBackend.path_from_url(url)
     if not os.path.exists(path):
         raise StorageError(f"no SQLite storage at {path!r}.")
-    conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+    if os.path.isdir(path):
+        raise StorageError(f"{path!r} is a folder, not a SQLite storage file.")
+    try:
+        conn = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot open SQLite storage {path!r}: {exc}") from exc
     try:
         try:
             conn.execute("BEGIN IMMEDIATE")  # a file that is no database fails here already
