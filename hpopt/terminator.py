@@ -168,6 +168,10 @@ def regret_bound(
     y = np.where(finite, y, np.nanmax(np.where(finite, y, -np.inf)))
     if not space:
         return 0.0, 0
+    if np.ptp(y) == 0.0:
+        # Every value equal: the GP's maximum-likelihood amplitude is 0, so is the bound (its
+        # variance floor would otherwise give a constant in absolute units, whatever the scale).
+        return 0.0, len(space)
     # Values beyond about 1e154 overflow the GP's variance (bound NaN: never a stop); the bound
     # scales with the values, so compute it in units of a power of two (exact) and scale back.
     peak = float(np.max(np.abs(y)))

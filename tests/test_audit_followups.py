@@ -90,3 +90,44 @@ def test_load_study_from_a_missing_sqlite_file_creates_nothing(tmp_path, monkeyp
     with pytest.raises(hpopt.StudyNotFoundError, match="no SQLite storage"):
         hpopt.load_study("s", "sqlite:///missing.db")
     assert list(tmp_path.iterdir()) == []  # it used to leave an empty storage file behind
+
+
+@pytest.mark.parametrize("level", [0.0, 3.0, 1e6])
+def test_terminator_bound_of_a_constant_objective_is_zero(level) -> None:
+    from hpopt.terminator import regret_bound
+
+    study = hpopt.create_study(sampler="random", seed=0)
+    for _ in range(12):
+        t = study.ask({"x": hpopt.Float(0.0, 1.0)})
+        study.tell(t, level)
+    bound, n_params = regret_bound(study.get_trials(states=["complete"]))
+    assert (bound, n_params) == (0.0, 1)  # was about 0.005 whatever the level: never a stop
+
+
+@pytest.mark.parametrize("bad", [("1.5", 2.0), (True, 1.0), "12"])
+def test_pareto_plot_targets_must_be_real_numbers(bad) -> None:
+    pytest.importorskip("matplotlib")
+    from hpopt.plot import plot_pareto_front
+
+    study = hpopt.create_study(sampler="random", seed=0)
+    for _ in range(3):
+        t = study.ask({"x": hpopt.Float(0.0, 1.0)})
+        study.tell(t, t.params["x"])
+    with pytest.raises(ValueError, match="real numbers"):
+        plot_pareto_front(study, targets=lambda t: bad, directions=["minimize", "minimize"])
+
+
+def test_pareto_plot_targets_accept_numpy_rows() -> None:
+    pytest.importorskip("matplotlib")
+    import numpy as np
+
+    from hpopt.plot import plot_pareto_front
+
+    study = hpopt.create_study(sampler="random", seed=0)
+    for _ in range(3):
+        t = study.ask({"x": hpopt.Float(0.0, 1.0)})
+        study.tell(t, t.params["x"])
+    fig = plot_pareto_front(
+        study, targets=lambda t: np.array([t.values[0], np.float32(1.0)]), directions=["minimize"] * 2
+    )
+    assert fig is not None

@@ -8,6 +8,7 @@ all-pairs comparison.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,16 @@ def plot_pareto_front(
         pts = np.array([t.values for t in trials], dtype=float)
     else:
         rows: list[Any] = [targets(t) for t in trials]
+        for t, row in zip(trials, rows):
+            # np.array(dtype=float) alone would also take "1.5" and True: not real numbers
+            items = row.tolist() if isinstance(row, np.ndarray) else row
+            if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__") or any(
+                isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real) for v in items
+            ):
+                raise ValueError(
+                    f"`targets` must return 2 or 3 real numbers per trial, but returned {row!r} "
+                    f"for trial {t.number}."
+                )
         try:
             pts = np.array(rows, dtype=float)
         except (TypeError, ValueError):
