@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -51,3 +52,36 @@ def check_real(
     if high is not None and value > high:
         raise ValueError(f"`{name} <= {high:g}` must hold, but got {name}={value!r}.")
     return value
+
+
+def constraint_values(constraints_func: Callable[[Any], Any], trial: Any) -> np.ndarray:
+    """``constraints_func(trial)`` as a 1-d float array (``<= 0`` satisfied), checked.
+
+    Shared by the samplers that take constraints (nsga2, gp): a str such as ``"1"`` or a bool would
+    otherwise be converted silently by numpy, and a scalar fail with an unclear error. ``±inf`` is
+    allowed (infinitely violated, or satisfied).
+
+    Raises:
+        TypeError: Not a sequence, or an element that is not a real number (bool and str refused).
+        ValueError: A NaN.
+    """
+    raw = constraints_func(trial)
+    if isinstance(raw, (str, bytes)) or not isinstance(raw, Iterable):
+        raise TypeError(
+            f"`constraints_func` must return a sequence of real numbers, but returned {raw!r} "
+            f"({type(raw).__name__}) for trial {trial.number}."
+        )
+    values = list(raw)
+    for v in values:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            raise TypeError(
+                f"`constraints_func` must return a sequence of real numbers, but returned {values!r} "
+                f"for trial {trial.number} ({v!r} is a {type(v).__name__})."
+            )
+    out = np.asarray(values, dtype=float).reshape(-1)
+    if np.isnan(out).any():
+        raise ValueError(
+            f"`constraints_func` must return a sequence of real numbers, but returned {out.tolist()!r} "
+            f"for trial {trial.number}."
+        )
+    return out

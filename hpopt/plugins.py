@@ -91,11 +91,26 @@ class _Registry:
         pm.register(builtin, name="hpopt")
         self.origin["hpopt"] = ("hpopt", __version__)
         if os.environ.get("HPOPT_DISABLE_PLUGIN_AUTOLOAD", "") not in ("1", "true", "yes"):
+            loaded: dict[str, str] = {}  # entry-point name -> the module it loaded
             for ep in entry_points(group=PROJECT):
-                if pm.is_blocked(ep.name) or pm.get_plugin(ep.name) is not None:
+                if pm.is_blocked(ep.name):
                     continue
                 dist = getattr(ep, "dist", None)
                 origin = (dist.name, dist.version) if dist is not None else ("?", "?")
+                if pm.get_plugin(ep.name) is not None:
+                    if loaded.get(ep.name) == ep.value:
+                        continue  # the same entry point seen twice (its distribution is on sys.path twice)
+                    # Another distribution took the name first: say so, instead of dropping this one.
+                    owner = self.origin.get(ep.name, ("?", "?"))
+                    reason = (f"the entry-point name {ep.name!r} is already taken by {owner[0]} {owner[1]}; "
+                              "one of the two distributions must use another entry-point name")
+                    self.failed[f"{ep.name} ({origin[0]})"] = reason
+                    warnings.warn(
+                        f"hpopt plugin {ep.name!r} from {origin[0]} {origin[1]} was skipped: {reason}.",
+                        PluginLoadWarning,
+                        stacklevel=4,
+                    )
+                    continue
                 try:
                     plugin = ep.load()
                     pm.register(plugin, name=ep.name)
@@ -109,6 +124,7 @@ class _Registry:
                     )
                     continue
                 self.origin[ep.name] = origin
+                loaded[ep.name] = ep.value
         self.pm = pm
         self.tables: dict[str, dict[str, Provider]] = {}
 
@@ -119,16 +135,29 @@ class _Registry:
         table = {}
         for impl in getattr(self.pm.hook, f"hpopt_{kind}").get_hookimpls():
             dist, version = self.origin.get(impl.plugin_name, ("?", "?"))
-            offered = impl.function()
+            try:
+                offered = impl.function()
+            except Exception as exc:  # noqa: BLE001  (named: a bare error would not say whose it is)
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r} ({dist} {version}) raised {type(exc).__name__} in "
+                    f"hpopt_{kind}(): {exc}. Fix or uninstall it, or block it with HPOPT_BLOCK_PLUGINS."
+                ) from exc
             if not isinstance(offered, dict):
                 raise PluginError(
                     f"plugin {impl.plugin_name!r} ({dist}) returned {type(offered).__name__} from "
                     f"hpopt_{kind}(); it must return a dict of name -> factory."
                 )
             for name, factory in offered.items():
-                if not isinstance(name, str) or factory is None:
+                unusable = factory is None or (kind != "problems" and not callable(factory))
+                if not isinstance(name, str) or unusable:
                     raise PluginError(
-                        f"plugin {impl.plugin_name!r} offers a malformed {kind} entry {name!r}."
+                        f"plugin {impl.plugin_name!r} offers a malformed {kind} entry {name!r} "
+                        f"(a str name and a callable factory are needed, got {factory!r})."
+                    )
+                rule = _name_rule(kind, name)
+                if rule:
+                    raise PluginError(
+                        f"plugin {impl.plugin_name!r} offers the {kind[:-1]} name {name!r}: {rule}."
                     )
                 prev = table.get(name)
                 if prev is not None:
@@ -140,6 +169,16 @@ class _Registry:
                 table[name] = Provider(kind, name, factory, impl.plugin_name, dist, version)
         self.tables[kind] = table
         return table
+
+
+def _name_rule(kind: str, name: str) -> str:
+    """Why ``name`` cannot be looked up as offered ('' when it can): lookups are exact, and storage
+    schemes are matched lower-cased and without a ``+driver`` suffix."""
+    if not name or name != name.strip():
+        return "a name must be non-empty, without leading or trailing whitespace"
+    if kind == "storages" and (name != name.lower() or any(c in name for c in "+:/ ")):
+        return "a URL scheme must be lower-case, without '+', ':', '/' or spaces (URLs are matched that way)"
+    return ""
 
 
 _lock = threading.Lock()
@@ -210,9 +249,19 @@ def _make(kind: str, name: str, settings: dict[str, Any]) -> Any:
     if provider is None:
         raise PluginError(f"no {kind[:-1]} named {name!r}; available: {sorted(table)}.")
     try:
-        return provider.factory(**settings)
+        built = provider.factory(**settings)
     except TypeError as exc:
         raise TypeError(f"{kind[:-1]} {name!r} ({provider.distribution}): {exc}") from None
+    from hpopt.pruners.base import Pruner
+    from hpopt.samplers.base import Sampler
+
+    base = Sampler if kind == "samplers" else Pruner
+    if not isinstance(built, base):
+        raise PluginError(
+            f"the factory of {kind[:-1]} {name!r} (plugin {provider.plugin!r}, {provider.distribution}) "
+            f"returned {built!r}, which is not an hpopt.{base.__name__}."
+        )
+    return built
 
 
 def make_sampler(name: str, **settings: Any) -> Any:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from hpopt.study import Study, _Budget
     from hpopt.trial import Trial
 
-__all__ = ["RemoteTrial", "optimize_with_executor"]
+__all__ = ["RemoteTrial", "RemoteError", "optimize_with_executor"]
 
 
 class _NeedParam(Exception):  # noqa: N818  (internal control flow)
@@ -102,6 +102,63 @@ class RemoteTrial:
 _MISSING = object()
 
 
+class RemoteError(RuntimeError):
+    """An exception of the objective that cannot travel back from a worker as itself.
+
+    An exception that does not pickle (it holds a lock, a socket, ...) or does not unpickle (a
+    custom ``__init__`` with required arguments that ``args`` does not carry) would break the
+    executor (a process pool dies of it). It comes back as this stand-in instead, which keeps the
+    original's message and the qualified names of its classes, so that ``optimize(catch=...)``
+    still decides as it would for the original.
+
+    Attributes:
+        type_name: The original exception's class name.
+        message: ``str()`` of the original exception.
+        mro: ``module.qualname`` of every class of the original exception.
+    """
+
+    def __init__(self, type_name: str, message: str, mro: tuple[str, ...]) -> None:
+        super().__init__(type_name, message, mro)
+        self.type_name, self.message, self.mro = type_name, message, tuple(mro)
+
+    def __str__(self) -> str:
+        return f"{self.type_name}: {self.message}"
+
+    @classmethod
+    def of(cls, exc: BaseException) -> RemoteError:
+        """The stand-in for ``exc``."""
+        return cls(type(exc).__name__, str(exc), tuple(_qualname(c) for c in type(exc).__mro__))
+
+
+def _qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _travels(exc: BaseException) -> bool:
+    """Whether ``exc`` survives a pickle round trip (what a process or Dask worker does to it)."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001  (PicklingError, TypeError from __init__, AttributeError, ...)
+        return False
+    return True
+
+
+def _caught(exc: BaseException, catch: tuple[type, ...]) -> bool:
+    """``isinstance(exc, catch)``, also for a :class:`RemoteError` standing in for the original."""
+    if isinstance(exc, catch):
+        return True
+    if isinstance(exc, RemoteError):
+        return any(_qualname(c) in exc.mro for c in catch)
+    return False
+
+
+def _reason(exc: BaseException) -> str:
+    """The fail reason a trial records (the original's type and message for a stand-in)."""
+    return str(exc) if isinstance(exc, RemoteError) else f"{type(exc).__name__}: {exc}"
+
+
 def _build(name: str, cls: type, *args: Any, **kwargs: Any) -> Distribution:
     try:
         return cls(*args, **kwargs)
@@ -121,13 +178,9 @@ def _evaluate(
     except TrialPruned:
         return "pruned", None, trial
     except Exception as exc:  # noqa: BLE001  (travels back to the caller, which decides)
-        try:
-            import pickle
-
-            pickle.dumps(exc)
-        except Exception:  # noqa: BLE001
-            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
-        return "error", exc, trial
+        # A round trip, not only dumps: an exception that pickles but does not unpickle would
+        # otherwise break the executor in the caller (a process pool dies of it).
+        return "error", (exc if _travels(exc) else RemoteError.of(exc)), trial
     return "value", result, trial
 
 
@@ -249,9 +302,8 @@ def _record(
         kind, payload = "error", exc
     if kind == "error":
         exc = payload
-        reason = f"{type(exc).__name__}: {exc}"
-        study._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
-        if not isinstance(exc, catch):
+        study._finish(trial.number, trial, TrialState.FAIL, None, _reason(exc), True)
+        if not _caught(exc, catch):
             raise exc
         return study._storage.trial(study._sid, trial.number)
     if kind == "pruned":

@@ -109,6 +109,16 @@ def _objective_value(params: Mapping[str, Any]) -> float:
     return total
 
 
+def _deep_record(ft: Any) -> str:
+    """A trial as text, nested attribute values included: a copy no later mutation reaches."""
+    import json
+
+    return json.dumps([
+        ft.number, ft.state.name, ft.values, {k: repr(v) for k, v in ft.params.items()},
+        dict(ft.user_attrs), dict(ft.system_attrs), {str(k): v for k, v in ft.intermediate_values.items()},
+    ], sort_keys=True, default=repr)
+
+
 def _suggest_all(trial: Any, space: Mapping[str, Any]) -> dict[str, Any]:
     return {name: trial.suggest(name, dist) for name, dist in space.items()}
 
@@ -304,6 +314,47 @@ def sampler_checks(make_sampler: SamplerFactory) -> list[tuple[str, Check]]:
             _check(a == b and [type(v) for v in a.values()] == [type(v) for v in b.values()],
                    f"trial {n} differs between two studies seeded alike: {a} != {b}")
 
+    def history_not_mutated() -> None:
+        """Sampling leaves the history as it was: no finished or running trial changes, nested
+        attribute values included (samplers get a read-only view; what they change in it would
+        differ from the stored trials)."""
+        study = _new_study(make_sampler)
+        space = sampler_space()
+        kept_open = None
+        for i in range(12):
+            before = [_deep_record(ft) for ft in study.trials]
+            t = study.ask(space) if i % 2 else study.ask()
+            params = _suggest_all(t, space)
+            after = [_deep_record(ft) for ft in study.trials[: len(before)]]
+            changed = [n for n, (a, b) in enumerate(zip(before, after)) if a != b]
+            if changed:
+                raise AssertionError(f"sampling trial {t.number} changed trials {changed}; trial "
+                                     f"{changed[0]} was {before[changed[0]][:300]} and is now "
+                                     f"{after[changed[0]][:300]}")
+            t.set_user_attr("nested", {"list": [i, [i, "x"]], "map": {"k": i}})
+            t.report(_objective_value(params), 0)
+            if kept_open is None and i == 3:
+                kept_open = t  # stays RUNNING while later trials are sampled
+                continue
+            study.tell(t, _objective_value(params))
+        if kept_open is not None:
+            study.tell(kept_open, 0.0)
+
+    def seed_changes_values() -> None:
+        """Two studies seeded differently do not propose the same parameters trial after trial (a
+        sampler that accepts ``seed`` and ignores it would pass ``reproducible_with_seed``)."""
+        runs = []
+        for seed in (1, 2):
+            study = _new_study(make_sampler, seed=seed)
+            space = sampler_space()
+            for i in range(8):
+                t = study.ask(space) if i % 2 else study.ask()
+                params = _suggest_all(t, space)
+                study.tell(t, _objective_value(params))
+            runs.append([dict(ft.params) for ft in study.trials])
+        _check(runs[0] != runs[1],
+               f"seeds 1 and 2 gave the same parameters in all {len(runs[0])} trials: the seed is ignored")
+
     def multi_objective() -> None:
         """Several objectives work, or ``create_study`` refuses them with a clear ValueError."""
         import hpopt
@@ -352,8 +403,8 @@ def sampler_checks(make_sampler: SamplerFactory) -> list[tuple[str, Check]]:
     checks = [
         values_in_distributions, static_space, conditional_space, empty_history,
         fail_and_pruned_history, only_failed_history, infinite_values_in_history,
-        running_trials_in_history, changed_ranges, extreme_ranges, reproducible_with_seed, multi_objective,
-        enqueued_trials_respected,
+        running_trials_in_history, history_not_mutated, changed_ranges, extreme_ranges,
+        reproducible_with_seed, seed_changes_values, multi_objective, enqueued_trials_respected,
     ]
     return [(c.__name__, c) for c in checks]
 

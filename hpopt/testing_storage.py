@@ -85,18 +85,30 @@ def _norm_result(result: Any) -> Any:
 
 
 def _reopen(spec: Any, storage: Any) -> Any:
-    """A second storage object on the same store when the spec is a URL; else the same object."""
+    """A second storage object on the same store: from the spec when it is a URL, else from the
+    storage's URL. Only an in-memory storage (no backend others can read) is its own second object.
+
+    Raises:
+        AssertionError: The storage keeps its trials where others can read them (its backend is
+            ``shared``) but cannot be opened again from its URL: what it persists would go unchecked.
+    """
     from hpopt.storage import open_storage
+    from hpopt.storage.journal import redact_url
 
     if isinstance(spec, str):
         return open_storage(spec)
+    if not getattr(getattr(storage, "_backend", None), "shared", False):
+        return storage  # in memory: nothing outside this object to read back
     url = getattr(storage, "url", "")
-    if isinstance(url, str) and "://" in url:
-        try:
-            return open_storage(url)
-        except (ValueError, TypeError):
-            return storage
-    return storage
+    try:
+        return open_storage(url)
+    except (ValueError, TypeError) as exc:
+        shown = redact_url(url) if isinstance(url, str) else repr(url)
+        raise AssertionError(
+            f"it keeps its trials outside the object (its backend is shared) but "
+            f"cannot be opened again from its url {shown!r} ({exc}), so what it persists cannot be "
+            "checked: return a URL from make_storage, or give the backend a url that open_storage accepts"
+        ) from exc
 
 
 def _snapshot(study: Any) -> list[tuple[Any, ...]]:

@@ -124,12 +124,18 @@ class _Unseeded(hpopt.Sampler):
 
 
 class _SingleObjectiveCrash(hpopt.Sampler):
-    """Claims several objectives but crashes on them while sampling."""
+    """Claims several objectives but crashes on them while sampling (seeded draws otherwise)."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
 
     def sample(self, history: Any, trial: Any, name: str, distribution: Any) -> Any:
+        from hpopt.rng import unit_hash
+
         if history.n_objectives > 1:
             raise RuntimeError("cannot handle several objectives")
-        return distribution.from_internal(distribution.internal_bounds[0])
+        lo, hi = distribution.internal_bounds
+        return distribution.from_internal(lo + unit_hash(self.seed, trial.number, name) * (hi - lo))
 
 
 def test_battery_catches_a_sampler_outside_its_distributions() -> None:
@@ -149,7 +155,7 @@ def test_battery_catches_an_unseeded_sampler() -> None:
 def test_battery_catches_a_multi_objective_crash() -> None:
     """A sampler that neither refuses several objectives at create_study nor handles them fails."""
     with pytest.raises(ConformanceError) as info:
-        check_sampler(lambda *, seed: _SingleObjectiveCrash())
+        check_sampler(lambda *, seed: _SingleObjectiveCrash(seed))
     assert set(info.value.failures) == {"multi_objective"}
 
 

@@ -79,10 +79,12 @@ def test_entry_point_plugin_found_by_name(site: Path) -> None:
 
 
 def test_third_party_sampler_gets_the_battery(site: Path) -> None:
-    """A third-party sampler found by name passes check_sampler (reproducible: it is deterministic)."""
+    """A third-party sampler found by name passes check_sampler (reproducible: it is deterministic,
+    which it declares: different seeds give the same values)."""
     _sampler_plugin(site, "hpopt-mid", "1.0", "tp_mid", ["mid"])
     plugins.reload_plugins()
-    check_sampler(lambda *, seed: hpopt.make_sampler("mid", seed=seed))
+    check_sampler(lambda *, seed: hpopt.make_sampler("mid", seed=seed),
+                  expected_failures={"seed_changes_values": "deterministic: always the middle of the range"})
 
 
 def test_name_claimed_twice(site: Path) -> None:

@@ -61,7 +61,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from hpopt._blas import single_blas_thread
-from hpopt._checks import check_int
+from hpopt._checks import check_int, constraint_values
 from hpopt.distributions import Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
@@ -222,13 +222,7 @@ class GPSampler(IntersectionSpace, DerivedCaches, Sampler):
         assert self.constraints_func is not None
         rows = []
         for t in trials:
-            c = np.asarray(list(self.constraints_func(t)), dtype=float).ravel()
-            if np.isnan(c).any():
-                raise ValueError(
-                    f"`constraints_func` must return a sequence of real numbers, but returned "
-                    f"{c.tolist()!r} for trial {t.number}."
-                )
-            rows.append(c)
+            rows.append(constraint_values(self.constraints_func, t))
         if len({len(r) for r in rows}) > 1:
             raise ValueError("`constraints_func` must return the same number of values for every trial.")
         return _finite(np.array(rows, dtype=float).reshape(len(trials), -1))

@@ -46,6 +46,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from hpopt._checks import constraint_values
 from hpopt.distributions import Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
@@ -288,12 +289,7 @@ class NSGAIISampler(ReplaySampler):
         """Total constraint violation of ``trial`` (0 when feasible or unconstrained)."""
         if self.constraints_func is None:
             return 0.0
-        values = np.asarray(list(self.constraints_func(trial)), dtype=float)
-        if values.ndim != 1 or np.isnan(values).any():
-            raise ValueError(
-                f"`constraints_func` must return a sequence of real numbers, but returned "
-                f"{values.tolist()!r} for trial {trial.number}."
-            )
+        values = constraint_values(self.constraints_func, trial)
         return float(np.maximum(values, 0.0).sum())
 
     def _propose(self, run: _Run, number: int) -> tuple[np.ndarray, np.ndarray]:

@@ -20,6 +20,7 @@ def open_storage(spec: Any) -> Storage:
     Raises:
         TypeError: ``spec`` is none of these.
         ValueError: A URL whose scheme no installed plugin provides (the known ones are listed).
+        PluginError: The plugin providing the scheme built something that is not a JournalBackend.
     """
     if spec is None:
         return Storage(MemoryBackend())
@@ -28,9 +29,17 @@ def open_storage(spec: Any) -> Storage:
     if isinstance(spec, JournalBackend):
         return Storage(spec)
     if isinstance(spec, str):
+        from hpopt.errors import PluginError
         from hpopt.plugins import storage_factory
+        from hpopt.storage.journal import redact_url
 
-        return Storage(storage_factory(spec)(spec))
+        backend = storage_factory(spec)(spec)
+        if not isinstance(backend, JournalBackend):
+            raise PluginError(
+                f"the storage plugin for {redact_url(spec)!r} returned {type(backend).__name__}, "
+                "not an hpopt JournalBackend."
+            )
+        return Storage(backend)
     raise TypeError(
         "`storage` must be None, a URL such as 'sqlite:///study.db', or a Storage, "
         f"but got {spec!r} ({type(spec).__name__})."
