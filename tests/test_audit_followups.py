@@ -131,3 +131,27 @@ def test_pareto_plot_targets_accept_numpy_rows() -> None:
         study, targets=lambda t: np.array([t.values[0], np.float32(1.0)]), directions=["minimize"] * 2
     )
     assert fig is not None
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+def test_nested_attribute_values_handed_out_cannot_change_the_study(storage, tmp_path) -> None:
+    url = None if storage == "memory" else f"sqlite:///{tmp_path / 's.db'}"
+    study = hpopt.create_study(storage=url, sampler="random", seed=0)
+    study.set_user_attr("hist", [1, {"a": [2]}])
+    running = study.ask()
+    running.set_user_attr("log", [1])
+    running.report(0.5, 1)  # written: the study's records hold it now
+    done = study.ask()
+    done.set_user_attr("log", {"xs": [1]})
+    study.tell(done, 1.0)
+    with pytest.raises(TypeError):
+        study.trials[1].user_attrs["log"]["xs"].append(2)
+    with pytest.raises(TypeError):
+        study.trials[0].user_attrs["log"].append(2)  # a running trial's attribute
+    with pytest.raises(TypeError):
+        study.user_attrs["hist"][1]["a"].append(3)
+    assert study.trials[1].user_attrs == {"log": {"xs": [1]}}  # equal to plain dicts and lists
+    study.tell(running, 0.0)
+    again = hpopt.load_study(study.study_name, study.storage) if url else study
+    assert [t.user_attrs for t in again.trials] == [{"log": [1]}, {"log": {"xs": [1]}}]
+    assert again.user_attrs == {"hist": [1, {"a": [2]}]}

@@ -25,7 +25,7 @@ import bisect
 from collections import deque
 from typing import Any
 
-from hpopt._frozendict import EMPTY, FrozenDict
+from hpopt._frozendict import EMPTY, FrozenDict, deep_freeze
 from hpopt.distributions import Distribution
 from hpopt.records import FrozenTrial, TrialState
 
@@ -138,7 +138,7 @@ class Model:
     def _op_sattr(self, op: dict[str, Any]) -> None:
         st = self.studies.get(op["s"])
         if st is not None:
-            (st.user if op["kind"] == "user" else st.sys)[op["k"]] = op["v"]
+            (st.user if op["kind"] == "user" else st.sys)[op["k"]] = deep_freeze(op["v"])
 
     def _op_trial(self, op: dict[str, Any]) -> int | None:
         st = self.studies.get(op["s"])
@@ -165,7 +165,7 @@ class Model:
         rec.state = _RUNNING
         rec.started = op["t"]
         if op.get("sys"):
-            rec.sys.update(op["sys"])
+            _update_frozen(rec.sys, op["sys"])
         st.waiting.remove(rec.number)
         st.running[rec.number] = rec
         st.version += 1
@@ -218,6 +218,14 @@ def _better(a: float, b: float, direction: str) -> bool:
     return a < b if direction == "minimize" else a > b
 
 
+def _update_frozen(target: dict[str, Any], values: dict[str, Any]) -> None:
+    """``target.update(values)`` with read-only copies of nested values (see ``deep_freeze``): the
+    records hand these out, and in memory the op's own objects would otherwise be shared with the
+    caller that wrote them."""
+    for k, v in values.items():
+        target[k] = deep_freeze(v)
+
+
 def _merge(st: StudyRec, rec: TrialRec, op: dict[str, Any]) -> None:
     """Fold the optional payload fields of a trial operation into its record."""
     params = op.get("params")
@@ -227,9 +235,9 @@ def _merge(st: StudyRec, rec: TrialRec, op: dict[str, Any]) -> None:
         rec.dists.update(dists)
         st.dists.update(dists)
     if op.get("user"):
-        rec.user.update(op["user"])
+        _update_frozen(rec.user, op["user"])
     if op.get("sys"):
-        rec.sys.update(op["sys"])
+        _update_frozen(rec.sys, op["sys"])
     for step, value in op.get("rep") or ():
         if step not in rec.inter:  # the first report of a step is kept
             rec.inter[step] = tuple(value) if isinstance(value, list) else value
