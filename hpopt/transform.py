@@ -11,8 +11,9 @@ Example:
     >>> tf = SpaceTransform({"lr": Float(1e-4, 1, log=True), "n": Int(1, 3), "act": Categorical(["a", "b"])})
     >>> tf.dim
     3
-    >>> tf.decode(np.array([0.5, 0.99, 0.2]))
-    {'lr': 0.01, 'n': 3, 'act': 'a'}
+    >>> p = tf.decode(np.array([0.5, 0.99, 0.2]))  # the middle of log [1e-4, 1] is 1e-2
+    >>> round(p["lr"], 12), p["n"], p["act"]
+    (0.01, 3, 'a')
 """
 
 from __future__ import annotations
