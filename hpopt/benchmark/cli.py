@@ -149,7 +149,11 @@ def _report(args: argparse.Namespace) -> int:
     if not records:
         raise ValueError(f"no valid results in {args.results}.")
     text = to_markdown(summarize(records), anytime_per_problem=not args.no_anytime)
-    failed = [r for r in records if r.get("status") == "failed"]
+    from hpopt.benchmark.results import run_key
+
+    # a run retried with --retry-failed has its failed line and then its new one: the last counts
+    latest = {run_key(r): r for r in records}
+    failed = [r for r in latest.values() if r.get("status") == "failed"]
     if failed:
         text += "\n### Failed runs\n\n" + "\n".join(
             f"- `{r['sampler']}` on {r['problem']} seed {r['seed']}: {r.get('error')}"

@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import logging
 import math
@@ -186,6 +187,10 @@ def check_spec(spec: SamplerSpec) -> None:
                 f"unknown hpopt pruner {spec.pruner!r} in {spec.label!r}; available: "
                 f"{sorted(available_pruners())} (a peer's pruner only works with that peer)."
             )
+        _check_settings(spec, names[spec.name].factory, spec.settings, "sampler", seed=0)
+        if spec.pruner is not None:
+            _check_settings(spec, available_pruners()[spec.pruner].factory,
+                            spec.pruner_settings, "pruner")
         return
     if spec.name not in PEERS:
         raise ValueError(
@@ -208,6 +213,29 @@ def check_spec(spec: SamplerSpec) -> None:
                 f"pruner {spec.pruner!r} cannot drive {spec.name!r}; pruners for "
                 f"{spec.library}: {choices or 'none'}."
             )
+
+
+def _check_settings(spec: SamplerSpec, factory: Callable[..., Any], settings: Mapping[str, Any],
+                    what: str, **given: Any) -> None:
+    """Refuse settings the factory's signature cannot take (an unknown or missing keyword, a
+    ``seed``) before anything runs, instead of failing every run with the same error.
+
+    Only the signature is checked: samplers are built in the worker processes, never here.
+    """
+    if set(given) & set(settings):
+        raise ValueError(f"{spec.label!r}: {sorted(set(given) & set(settings))} cannot be a "
+                         f"{what} setting (the runner sets it for every run).")
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a callable without an introspectable signature
+        return
+    try:
+        signature.bind(**given, **settings)
+    except TypeError as exc:
+        raise ValueError(
+            f"{spec.label!r}: the {what} {getattr(factory, '__name__', factory)!r} cannot take "
+            f"the settings {dict(settings)}: {exc}."
+        ) from None
 
 
 def make_optimizer(spec: SamplerSpec, problem: Problem, seed: int) -> Any:

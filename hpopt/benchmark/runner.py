@@ -63,6 +63,8 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
 # The hard cap (the worker is killed) is this multiple of the soft cap plus a fixed grace.
 _HARD_FACTOR, _HARD_GRACE = 1.5, 30.0
 _DONE = ("ok", "timeout", "skipped")
+# Peer libraries whose seeds must fit in 32 bits (numpy RandomState).
+_SEED32_LIBRARIES = ("optuna", "nevergrad")
 
 
 class _TimeCap(Exception):
@@ -217,6 +219,8 @@ def run_one(spec: str | SamplerSpec, problem: str | Problem, seed: int, n_trials
 
     spec = parse_spec(spec)
     prob = get_problem(problem) if isinstance(problem, str) else problem
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"`seed` must be an int >= 0, but got seed={seed!r}.")
     rng = np.random.default_rng([int(seed), zlib.crc32(prob.name.encode()), 1])
     cap = float("inf") if time_cap is None else float(time_cap)
     ev = _Evaluator(prob, rng, n_trials, time.perf_counter() + cap, spec.pruner is not None)
@@ -351,6 +355,12 @@ def run(
         raise ValueError(
             f"`seeds` must be a positive count or non-negative seeds, but got {seeds!r}."
         )
+    limited = [label for spec, label in zip(specs, labels) if spec.library in _SEED32_LIBRARIES]
+    if limited and max(seed_list) >= 2**32:
+        raise ValueError(
+            f"`seeds` must be below 2**32 for {limited} (the library refuses larger seeds), but "
+            f"got seed {max(seed_list)}."
+        )
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
         raise ValueError(f"`n_jobs >= 1` must hold, but got n_jobs={n_jobs!r}.")
     if time_cap is not None and not time_cap > 0:
@@ -358,8 +368,23 @@ def run(
     method = start_method or ("fork" if "fork" in mp.get_all_start_methods() else "spawn")
     if method not in ("fork", "spawn", "forkserver"):
         raise ValueError(f"`start_method` must be 'fork', 'spawn' or 'forkserver', got {method!r}.")
+    if method != "fork":  # the worker looks the problem up by name: it must be the registered one
+        for prob in probs:
+            try:
+                registered: Problem | None = get_problem(prob.name)
+            except ValueError:
+                registered = None
+            if registered is not prob:
+                raise ValueError(
+                    f"with start_method={method!r} a worker looks its problem up by name, but "
+                    f"{prob.name!r} is not the registered problem of that name; register it "
+                    "(the hpopt_problems hook) or use start_method='fork'."
+                )
 
     path = Path(out) if out is not None else None
+    if path is not None and (path.is_dir() or not path.parent.is_dir()):
+        what = "is a folder" if path.is_dir() else f"is in a folder that does not exist ({path.parent})"
+        raise ValueError(f"`out` must be a file in an existing folder, but {str(path)!r} {what}.")
     done: dict[tuple, dict[str, Any]] = {}
     if path is not None and path.exists():
         for rec in load_results(path):

@@ -56,7 +56,7 @@ def regret_matrix(records: Iterable[dict[str, Any]], n_points: int | None = None
                   ) -> dict[tuple[str, str], np.ndarray]:
     """(problem, sampler) -> array ``(seeds, trials)`` of best-so-far regret (inf before any)."""
     groups: dict[tuple[str, str], list[list[float]]] = {}
-    for rec in records:
+    for rec in _latest(list(records)):
         if rec.get("status") not in _USED:
             continue
         n = n_points or int(rec["n_trials"])
@@ -141,10 +141,11 @@ def _outcome(groups: dict[str, np.ndarray]) -> dict[str, str]:
         if _same(a, b):
             tied.append(s)
             continue
-        # inf (no finished trial) is replaced by a value worse than every finite one
+        # inf (no finished trial) is replaced by a value worse than every finite one (also when
+        # they are all negative, as the values of a problem without a known optimum can be)
         both = np.concatenate([a, b])
         finite = both[np.isfinite(both)]
-        big = (finite.max() + 1.0) * 2.0 if finite.size else 1.0
+        big = finite.max() + abs(finite.max()) + 1.0 if finite.size else 1.0
         p = mannwhitneyu(np.where(np.isfinite(a), a, big), np.where(np.isfinite(b), b, big),
                          alternative="two-sided").pvalue
         if not p < ALPHA:
@@ -154,8 +155,26 @@ def _outcome(groups: dict[str, np.ndarray]) -> dict[str, str]:
     return {s: "tie" for s in (best, *tied)}
 
 
+def _latest(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per run (sampler, problem, seed, trials): the last one, as :func:`run` reads them.
+
+    A file given twice, overlapping files, or a failed run re-run with ``retry_failed`` would
+    otherwise count the same seed twice (and so decide wins on duplicated samples).
+    """
+    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for rec in records:
+        key = (rec.get("sampler"), rec.get("problem"), rec.get("seed"), rec.get("n_trials"))
+        latest[key] = rec  # the first position (column order), the last record
+    return list(latest.values())
+
+
 def summarize(records: Sequence[dict[str, Any]]) -> Summary:
-    """Compute the :class:`Summary` of a list of run records (from :func:`run` or a file)."""
+    """Compute the :class:`Summary` of a list of run records (from :func:`run` or a file).
+
+    A run recorded more than once (same sampler label, problem, seed and trials) counts once,
+    with its last record.
+    """
+    records = _latest(records)
     samplers: list[str] = []
     problems: list[str] = []
     counts: dict[str, dict[str, int]] = {}
