@@ -30,6 +30,7 @@ from collections import defaultdict
 import numpy as np
 
 import hpopt
+from hpopt.benchmark.results import run_key
 from hpopt.benchmark.runner import load_results, run
 from hpopt.plugins import hookimpl
 
@@ -74,6 +75,8 @@ def main() -> None:
     last10: dict[str, list[float]] = defaultdict(list)
     every: dict[str, list[float]] = defaultdict(list)
     records = [r for path in [args.out, *filter(None, args.also.split(","))] for r in load_results(path)]
+    # One record per run (the last): overlapping files must not count a run's timings twice.
+    records = list({run_key(r): r for r in records}.values())
     for r in records:
         if r["status"] != "ok" or r["n_trials"] != args.trials or r["problem"] not in problems \
                 or r["seed"] >= args.seeds or r["sampler"] not in samplers:
