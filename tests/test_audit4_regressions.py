@@ -216,32 +216,9 @@ def test_a_reconnection_that_fails_at_first_is_retried(pg_url, monkeypatch) -> N
 
 
 # -- heartbeat settings agree even when workers start at once -------------------------------------------
-def test_workers_racing_to_store_the_grace_period_agree(tmp_path, monkeypatch) -> None:
-    """Worker B read the study's settings, worker A stored grace_period=2, then B stored 100 over it
-    and both went on, each believing its own value (B's trials would be reaped after 2 s)."""
-    url = f"sqlite:///{tmp_path}/g.db"
-    hpopt.create_study(study_name="s", storage=url)
-    a, b = open_storage(url), open_storage(url)
-    real = Storage.study_attrs
-    raced = []
-
-    def study_attrs(self, sid, kind):
-        out = real(self, sid, kind)
-        if self is b and kind == "sys" and not raced:  # A runs between B's read and B's write
-            raced.append(1)
-            hpopt.create_study(study_name="s", storage=a, load_if_exists=True, heartbeat_interval=1,
-                               grace_period=2)
-        return out
-
-    monkeypatch.setattr(Storage, "study_attrs", study_attrs)
-    with pytest.raises(ValueError, match="grace_period=2.0"):
-        hpopt.create_study(study_name="s", storage=b, load_if_exists=True, heartbeat_interval=50,
-                           grace_period=100)
-    monkeypatch.undo()
-    assert hpopt.load_study("s", url).system_attrs["hpopt.grace_period"] == 2.0
-
-
-def test_a_worker_without_grace_period_adopts_the_one_stored_meanwhile(tmp_path, monkeypatch) -> None:
+def _race(tmp_path, monkeypatch, meanwhile):
+    """A study and two storage objects on it, ``a`` and ``b``: ``meanwhile(a)`` runs once, between
+    worker B's read of the study's settings and its write. Returns (url, b)."""
     url = f"sqlite:///{tmp_path}/g.db"
     hpopt.create_study(study_name="s", storage=url)
     a, b = open_storage(url), open_storage(url)
@@ -252,10 +229,28 @@ def test_a_worker_without_grace_period_adopts_the_one_stored_meanwhile(tmp_path,
         out = real(self, sid, kind)
         if self is b and kind == "sys" and not raced:
             raced.append(1)
-            hpopt.create_study(study_name="s", storage=a, load_if_exists=True, grace_period=30)
+            meanwhile(a)
         return out
 
     monkeypatch.setattr(Storage, "study_attrs", study_attrs)
+    return url, b
+
+
+def test_workers_racing_to_store_the_grace_period_agree(tmp_path, monkeypatch) -> None:
+    """Worker B read the study's settings, worker A stored grace_period=2, then B stored 100 over it
+    and both went on, each believing its own value (B's trials would be reaped after 2 s)."""
+    url, b = _race(tmp_path, monkeypatch, lambda a: hpopt.create_study(
+        study_name="s", storage=a, load_if_exists=True, heartbeat_interval=1, grace_period=2))
+    with pytest.raises(ValueError, match="grace_period=2.0"):
+        hpopt.create_study(study_name="s", storage=b, load_if_exists=True, heartbeat_interval=50,
+                           grace_period=100)
+    monkeypatch.undo()
+    assert hpopt.load_study("s", url).system_attrs["hpopt.grace_period"] == 2.0
+
+
+def test_a_worker_without_grace_period_adopts_the_one_stored_meanwhile(tmp_path, monkeypatch) -> None:
+    url, b = _race(tmp_path, monkeypatch, lambda a: hpopt.create_study(
+        study_name="s", storage=a, load_if_exists=True, grace_period=30))
     hpopt.create_study(study_name="s", storage=b, load_if_exists=True, heartbeat_interval=5)
     monkeypatch.undo()
     assert hpopt.load_study("s", url).system_attrs["hpopt.grace_period"] == 30.0
