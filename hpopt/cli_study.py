@@ -67,11 +67,6 @@ def _format_option(p: argparse.ArgumentParser) -> None:
                    help="output format (default: table)")
 
 
-def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages)."""
-    return redact_url(url)
-
-
 _Run = Callable[[argparse.Namespace], int]
 
 
@@ -134,14 +129,14 @@ def open_existing_storage(url: str) -> Any:
             from hpopt.storage.postgres import holds_store
 
             if not holds_store(url):  # opening would create hpopt's tables in that database
-                raise UserError(f"the database {redact(url)} holds no hpopt storage (no hpopt tables).")
+                raise UserError(f"the database {redact_url(url)} holds no hpopt storage (no hpopt tables).")
         return open_storage(url)
     except UserError:
         raise
     except HpoptError as exc:  # already says what and where (URL without password)
         raise UserError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001  (psycopg, sqlite3, plugins: one line for all)
-        raise UserError(f"cannot open storage {redact(url)}: {type(exc).__name__}: {exc}") from None
+        raise UserError(f"cannot open storage {redact_url(url)}: {type(exc).__name__}: {exc}") from None
 
 
 def _check_sqlite_file(url: str) -> None:
@@ -180,13 +175,13 @@ def open_study(args: argparse.Namespace) -> Any:
         if len(names) == 1:
             name = names[0]
         elif not names:
-            raise UserError(f"the storage {redact(url)} holds no study.")
+            raise UserError(f"the storage {redact_url(url)} holds no study.")
         else:
             raise UserError(f"the storage holds {len(names)} studies; choose one with --study NAME: "
                             f"{_name_list(names)}.")
     elif name not in names:
         hint = f"studies there: {_name_list(names)}" if names else "the storage holds no study"
-        raise UserError(f"no study named {name!r} in {redact(url)} ({hint}).")
+        raise UserError(f"no study named {name!r} in {redact_url(url)} ({hint}).")
     return hpopt.load_study(study_name=name, storage=store)
 
 
@@ -292,7 +287,7 @@ def _studies(args: argparse.Namespace) -> int:
                      **{k: s["counts"][k] for k in _STATES}, "best": s["best"]})
     columns = ["name", "directions", "trials", *_STATES, "best"]
     if not rows and args.format == "table":
-        print(f"no studies in {redact(url)}")
+        print(f"no studies in {redact_url(url)}")
         return 0
     _emit(rows, columns, args.format)
     return 0

@@ -206,10 +206,6 @@ def _span(seconds: float) -> str:
     return f"{h} h {m} min {s} s" if h else f"{m} min {s} s"
 
 
-def _safe_url(url: str) -> str:
-    return redact_url(url)
-
-
 # -- importance --------------------------------------------------------------------------------------
 def _importance_methods(module: Any) -> list[str]:
     names = getattr(module, "METHODS", None)
@@ -370,7 +366,7 @@ def _summary_html(study: Study, s: dict[str, Any], trials: Sequence[FrozenTrial]
     rows: list[list[Any]] = [
         ["study", s["name"]],
         ["directions", ", ".join(dirs)],
-        ["storage", _safe_url(study.storage.url)],
+        ["storage", redact_url(study.storage.url)],
         ["first trial started", _when(s["first_start"])],
         ["last trial finished", _when(s["last_finish"])],
         ["wall-clock span", _span(span) if span is not None else "n/a"],
