@@ -96,7 +96,7 @@ class SpaceTransform:
         Numeric parameters give their values (ints as integral floats); categoricals give indices.
         """
         u = np.atleast_2d(np.asarray(u, dtype=float))
-        x = (self._lo + np.clip(u, 0.0, 1.0) * self._span) / self._sc
+        x = (self._lo + _clip(u, 0.0, 1.0) * self._span) / self._sc
         out = {}
         for name, dist in self.space.items():
             sl = self.slices[name]
@@ -140,10 +140,15 @@ class SpaceTransform:
         return [dict(zip(self.names, row)) for row in zip(*columns)]
 
 
+def _clip(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``np.clip(a, lo, hi)`` for ``lo <= hi`` (NaN stays NaN), at a third of its call overhead."""
+    return np.minimum(np.maximum(a, lo), hi)
+
+
 def _snap(dist: Distribution, x: np.ndarray) -> np.ndarray:
     """Internal floats -> snapped user values (categoricals: indices), vectorized."""
     if isinstance(dist, Categorical):
-        return np.clip(np.rint(x), 0, len(dist.choices) - 1).astype(int)
+        return _clip(np.rint(x), 0, len(dist.choices) - 1).astype(int)
     if dist.log:
         v = np.exp(x)
         if isinstance(dist, Int):
@@ -156,7 +161,7 @@ def _snap(dist: Distribution, x: np.ndarray) -> np.ndarray:
         v = np.where(np.abs(t - v) <= 1e-9 * dist.step, t, v)
     else:
         v = x
-    return np.clip(v, dist.low, dist.high)
+    return _clip(v, dist.low, dist.high)
 
 
 def scaled_bounds(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -100,6 +100,37 @@ def test_model_archive_is_bounded_and_skips_non_finite_values():
     assert LQModel(FULL_MAX_DIM + 1, popsize=4).max_size == 2 * (2 * (FULL_MAX_DIM + 1) + 1)
 
 
+def test_model_archive_holds_the_last_points_in_order_across_buffer_shifts():
+    """The archive (a window over buffers twice its size) equals the last max_size points added,
+    oldest first, however many times the buffers were shifted."""
+    rng = np.random.default_rng(3)
+    m = LQModel(3, popsize=5)
+    X, F = rng.random((300, 3)), rng.random(300)
+    for k, (x, f) in enumerate(zip(X, F), start=1):
+        m.add(x, float(f))
+        keep = min(k, m.max_size)
+        assert np.array_equal(m.X, X[k - keep : k]) and np.array_equal(m.F, F[k - keep : k])
+
+
+@pytest.mark.parametrize("shape", [(12, 4), (4, 12), (30, 30), (9, 1)])
+def test_direct_gelsy_solve_equals_scipy_lstsq(shape):
+    """The fit's direct LAPACK call gives scipy.linalg.lstsq's gelsy answer bit for bit, also
+    rank deficient (duplicated column) and underdetermined."""
+    from scipy.linalg import lstsq
+
+    from hpopt.samplers.cma_surrogate import _lstsq
+
+    rng = np.random.default_rng(shape[0] * 100 + shape[1])
+    A, b = rng.standard_normal(shape), rng.standard_normal(shape[0])
+    if shape[1] > 1:
+        A[:, -1] = A[:, 0]
+    cache: dict = {}
+    for _ in range(2):  # the second call takes the cached workspace size
+        x = _lstsq(A, b, cache)
+        assert np.array_equal(x, lstsq(A, b, lapack_driver="gelsy", check_finite=False)[0])
+    assert list(cache) == [shape]
+
+
 # -- the sampler ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("func", "factor"), [(_sphere, 4), (_ellipsoid, 4)])
 def test_surrogate_solves_quadratics_in_far_fewer_evaluations(func, factor):

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy.stats import norm
 
 import hpopt
@@ -69,6 +71,49 @@ def test_core_separable_solves_axis_parallel_ellipsoid():
     f = lambda x: ((x - 0.37) ** 2 * scale).sum(axis=1)  # noqa: E731
     evals, best = _solve(cma, f, np.random.default_rng(0), 1e-8, 6000)
     assert best <= 1e-8, (evals, best)
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=True), min_size=1, max_size=60))
+def test_core_median_equals_numpy(values):
+    """The stagnation test's median is np.median's, bit for bit (infinities included)."""
+    from hpopt.samplers.cma_core import _median
+
+    m = _median(values)
+    assert m == np.median(values) or (math.isnan(m) and math.isnan(np.median(values)))
+
+
+def test_core_one_dimensional_eigen_is_eighs():
+    """In one dimension the eigen decomposition skips eigh but gives what eigh gives."""
+    rng = np.random.default_rng(4)
+    cma = CMA([None], np.zeros(0, dtype=int), mean=np.array([0.5]), sigma=0.2, popsize=4)
+    for _ in range(30):
+        xs = cma.sample_many(rng, 4)
+        cma.tell(xs, np.empty((4, 0), dtype=int), ((xs - 0.3) ** 2).sum(axis=1))
+        B, D = cma.eigen()
+        vals, vecs = np.linalg.eigh(cma.C)
+        assert np.array_equal(B, vecs) and np.array_equal(D, np.sqrt(vals))
+
+
+def test_candidate_drawn_at_ask_is_reused_only_while_the_distribution_is_unchanged():
+    """A trial's candidate is drawn once per distribution: the replay reuses the ask's draw, which
+    equals a fresh redraw; once the distribution moves on, the number draws anew from the new one."""
+    from hpopt.rng import trial_rng
+
+    sampler = CmaEsSampler(seed=5, popsize=4)
+    study = hpopt.create_study(sampler=sampler)
+    space = {"x": hpopt.Float(-5, 5), "n": hpopt.Int(0, 12)}
+    _run(study, 2, space, lambda p: (p["x"] - 1) ** 2 + p["n"])
+    (run,) = [r for r, _ in sampler._runs.values()]
+    cma, gen = run.cma, run.cma.generation
+    x, c = run.draw(1000)
+    assert run.draw(1000)[0] is x  # kept
+    fresh = cma.sample(trial_rng(sampler.seed, 1000))
+    assert np.array_equal(fresh[0], x) and np.array_equal(fresh[1], c)
+    _run(study, 6, space, lambda p: (p["x"] - 1) ** 2 + p["n"])  # two generations later
+    assert run.cma.generation > gen and 1000 not in run.drawn
+    x2, _ = run.draw(1000)
+    assert np.array_equal(x2, run.cma.sample(trial_rng(sampler.seed, 1000))[0])
+    assert not np.array_equal(x2, x)
 
 
 def test_core_margin_keeps_neighbouring_integers_reachable():

@@ -200,7 +200,10 @@ class CMA:
                 self._eig = (np.empty((0, 0)), np.sqrt(self.C))
             else:
                 self.C = (self.C + self.C.T) / 2  # symmetrize before eigh
-                vals, vecs = np.linalg.eigh(self.C)
+                if self.n == 1:  # what eigh gives for a 1 x 1 matrix, without its overhead
+                    vals, vecs = self.C[0].copy(), np.ones((1, 1))
+                else:
+                    vals, vecs = np.linalg.eigh(self.C)
                 vals = np.maximum(vals, _EPS * max(float(vals.max()), 1e-300))
                 self.C = (vecs * vals) @ vecs.T
                 self._eig = (vecs, np.sqrt(vals))
@@ -296,7 +299,7 @@ class CMA:
             self.ps = (1 - self.cs) * self.ps + math.sqrt(
                 self.cs * (2 - self.cs) * self.mueff
             ) * self._inv_sqrt(yw[None])[0]  # (eq.43)
-            ps_norm = float(np.linalg.norm(self.ps))
+            ps_norm = math.sqrt(float(self.ps @ self.ps))
             self.sigma = min(
                 self.sigma * math.exp(self.cs / self.ds * (ps_norm / self.chi_n - 1)), _SIGMA_MAX
             )  # (eq.44)
@@ -316,7 +319,8 @@ class CMA:
                 self.C = decay * self.C + self.c1 * self.pc**2 + self.cmu * rank_mu  # (eq.47)
             else:
                 rank_mu = (y.T * wo) @ y  # loop form: sum_i wo[i] * outer(y[i], y[i])
-                self.C = decay * self.C + self.c1 * np.outer(self.pc, self.pc) + self.cmu * rank_mu
+                outer = self.pc[:, None] * self.pc[None, :]
+                self.C = decay * self.C + self.c1 * outer + self.cmu * rank_mu
             self._eig = None
             if self._disc.size:
                 self._margin_correction()
@@ -366,7 +370,7 @@ class CMA:
         best = self.best_history[-hist:]
         if (
             len(self.best_history) >= hist
-            and np.all(np.isfinite(best))
+            and all(map(math.isfinite, best))
             and max(best) - min(best) < tolfun
             # The margins keep sampling neighbouring integers and choices on purpose, so on a
             # mixed space the current generation's spread cannot vanish: the best values decide.
@@ -380,7 +384,7 @@ class CMA:
         if len(self.best_history) >= window:
             k = max(1, int(0.3 * window))
             if all(
-                np.median(h[-k:]) >= np.median(h[-window : -window + k])
+                _median(h[-k:]) >= _median(h[-window : -window + k])
                 for h in (self.best_history, self.median_history)
             ):
                 return "tolstagnation"
@@ -399,3 +403,11 @@ class CMA:
         if self.sigma * D.max() > _TOLXUP * self.sigma0:
             return "tolxup"
         return None
+
+
+def _median(values: Sequence[float]) -> float:
+    """The median of a list of floats (none NaN), as ``np.median`` computes it, without its
+    overhead (the stagnation test takes four medians per generation)."""
+    v = sorted(values)
+    k = len(v) // 2
+    return v[k] if len(v) % 2 else (v[k - 1] + v[k]) / 2

@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.linalg import lstsq
+from scipy.linalg import get_lapack_funcs
 
 __all__ = [
     "LQModel", "kendall_tau", "first_batch", "n_for_tau", "points_for_full_model", "TAU_THRESHOLD",
@@ -76,12 +76,43 @@ def first_batch(popsize: int, archive_size: int) -> int:
     return int(1 + max(popsize * _MIN_EVALS_FRACTION, 3 / _TRUNCATION - archive_size))
 
 
+_GELSY, _GELSY_LWORK = get_lapack_funcs(("gelsy", "gelsy_lwork"), (np.empty((1, 1)),))
+_RCOND = float(np.finfo(float).eps)  # the rank cut of scipy.linalg.lstsq's default
+
+
+def _lstsq(A: np.ndarray, b: np.ndarray, lwork: dict[tuple[int, int], int]) -> np.ndarray:
+    """The minimum-norm least-squares solution of ``A x = b`` by LAPACK's rank-revealing QR
+    (``gelsy``), as ``scipy.linalg.lstsq(A, b, lapack_driver="gelsy")`` computes it, without that
+    wrapper's checks (a fit runs once per evaluation). ``lwork`` caches the workspace per shape."""
+    m, n = A.shape
+    if m < n:  # LAPACK writes the n-long solution into b
+        b = np.concatenate([b, np.zeros(n - m)])
+    size = lwork.get((m, n))
+    if size is None:
+        work, info = _GELSY_LWORK(m, n, 1, _RCOND)
+        if info != 0:
+            raise ValueError(f"LAPACK gelsy workspace query failed (info={info}).")
+        size = lwork[m, n] = int(work.real)
+    x, info = _GELSY(A, b, np.zeros(n, dtype=np.int32), _RCOND, size, False, False)[1::3]
+    if info < 0:
+        raise ValueError(f"illegal value in argument {-info} of LAPACK gelsy")
+    return x[:n]
+
+
+_PAIRS: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # triu_indices(k, 1) for small k, built once
+_PAIRS_MAX = 64
+
+
 def kendall_tau(a: np.ndarray, b: np.ndarray) -> float:
     """Kendall's tau-b between two value vectors (0 when either is constant or too short)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.size < 3:
         return 0.0
-    iu = np.triu_indices(a.size, 1)
+    iu = _PAIRS.get(a.size)
+    if iu is None:
+        iu = np.triu_indices(a.size, 1)
+        if a.size <= _PAIRS_MAX:
+            _PAIRS[a.size] = iu
     sa = np.sign(a[:, None] - a[None, :])[iu]
     sb = np.sign(b[:, None] - b[None, :])[iu]
     denom = math.sqrt(float(np.count_nonzero(sa)) * float(np.count_nonzero(sb)))
@@ -104,8 +135,12 @@ class LQModel:
             "full": n * (n + 3) // 2 + 1 if n <= FULL_MAX_DIM else 2 * n + 1,
         }
         self.max_size = max(int(_MAX_RELATIVE_SIZE * self.df["full"]), int(popsize))
-        self.X = np.empty((0, n))
-        self.F = np.empty(0)
+        # The archive is rows start..end of buffers twice its size, shifted down when full.
+        self._bx = np.empty((2 * self.max_size, n))
+        self._bf = np.empty(2 * self.max_size)
+        self._start = self._end = 0
+        self._weights: dict[int, np.ndarray] = {}  # regression weights per fit size
+        self._lwork: dict[tuple[int, int], int] = {}  # LAPACK workspace per fit shape
         self.kind = "linear"
         self._coef: np.ndarray | None = None
         self._centre = np.zeros(n)
@@ -118,14 +153,32 @@ class LQModel:
     @property
     def size(self) -> int:
         """Number of points in the archive."""
-        return len(self.F)
+        return self._end - self._start
+
+    @property
+    def X(self) -> np.ndarray:
+        """The archive's points (rows, oldest first); a view valid until the next :meth:`add`."""
+        return self._bx[self._start : self._end]
+
+    @property
+    def F(self) -> np.ndarray:
+        """The archive's values, in the order of :attr:`X`."""
+        return self._bf[self._start : self._end]
 
     def add(self, x: np.ndarray, f: float) -> None:
         """Append one evaluated point (non-finite values are not modelled); drop the oldest."""
         if not math.isfinite(f):
             return
-        self.X = np.vstack([self.X, np.asarray(x, float)[None]])[-self.max_size:]
-        self.F = np.append(self.F, float(f))[-self.max_size:]
+        if self._end == len(self._bf):  # buffers full: move the archive to their start
+            size = self.size
+            self._bx[:size] = self._bx[self._start : self._end]
+            self._bf[:size] = self._bf[self._start : self._end]
+            self._start, self._end = 0, size
+        self._bx[self._end] = x
+        self._bf[self._end] = f
+        self._end += 1
+        if self._end - self._start > self.max_size:
+            self._start += 1
         self.count += 1
 
     def _kind(self) -> str:
@@ -138,12 +191,15 @@ class LQModel:
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         z = (np.asarray(X, float) - self._centre) / self._scale
-        cols = [np.ones((len(z), 1)), z]
+        n = self.n
+        out = np.empty((len(z), self.df[self.kind]))
+        out[:, 0] = 1.0
+        out[:, 1 : n + 1] = z
         if self.kind == "diagonal":
-            cols.append(z * z)
+            np.multiply(z, z, out=out[:, n + 1 :])
         elif self.kind == "full":
-            cols.append(z[:, self._iu[0]] * z[:, self._iu[1]])
-        return np.hstack(cols)
+            np.multiply(z[:, self._iu[0]], z[:, self._iu[1]], out=out[:, n + 1 :])
+        return out
 
     def fit(self) -> None:
         """Refit the regression on the archive (no-op while it is empty or unchanged)."""
@@ -162,13 +218,15 @@ class LQModel:
         spread = X.std(axis=0)
         self._scale = np.where(spread > 0, spread, 1.0)
         self._f0 = float(F[0])
-        w = np.linspace(_MAX_WEIGHT, 1.0, m)
+        w = self._weights.get(m)
+        if w is None:
+            w = self._weights[m] = np.linspace(_MAX_WEIGHT, 1.0, m)
         A, b = self._features(X) * w[:, None], (F - self._f0) * w
         coef = np.zeros(A.shape[1])
-        if np.all(np.isfinite(A)) and np.all(np.isfinite(b)):
+        if np.isfinite(A).all() and np.isfinite(b).all():
             # Rank-revealing QR: the minimum-norm solution while the data are too few.
-            coef = lstsq(A, b, lapack_driver="gelsy", check_finite=False)[0]
-        self._coef = coef if np.all(np.isfinite(coef)) else np.zeros_like(coef)
+            coef = _lstsq(A, b, self._lwork)
+        self._coef = coef if np.isfinite(coef).all() else np.zeros_like(coef)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Model values of the rows of ``X`` (zeros before the first fit)."""

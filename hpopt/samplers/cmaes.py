@@ -111,6 +111,7 @@ __all__ = ["CmaEsSampler"]
 
 _MIN_POPSIZE = 2  # mu = popsize // 2 must be >= 1
 _MATCH_TOL = 1e-9  # unit-box tolerance when recognising a redrawn candidate
+_MAX_DRAWN = 1024  # candidates kept for trials still running (many workers)
 _RESTART_STREAM = 1  # trial_rng stream for a restart's random choices
 _GENERATION_STREAM = 2  # trial_rng stream for a surrogate generation's candidates
 _WS_ALPHA = 0.1  # WS-CMA-ES prior width in the unit box (Nomura et al. 2021)
@@ -142,6 +143,9 @@ class _Run(MixedSpace):
         self.regime = "large"
         self.large_popsize = self.base_popsize
         self.pending: list[tuple[np.ndarray, np.ndarray, float, bool]] = []
+        # Candidates drawn for trial numbers (see ``draw``): number -> (cma, generation, x, cats).
+        self.drawn: dict[int, tuple[CMA, int, np.ndarray, np.ndarray]] = {}
+        self.continuous = not self.tf.discrete.any()  # no integer, step or categorical column
         self.cma = self._first_cma()
         # The surrogate models continuous coordinates only: on a space with integers, steps or
         # categoricals the objective is not a smooth function of the candidate, so it is off there.
@@ -231,6 +235,32 @@ class _Run(MixedSpace):
             if len(self.pending) == self.cma.popsize:
                 self._update(t.number)
 
+    def draw(self, number: int) -> tuple[np.ndarray, np.ndarray]:
+        """Trial ``number``'s candidate from the current distribution: a pure function of the
+        distribution and the number, so a proposal and its replay agree. The draw is kept until
+        the distribution changes (the trial's replay usually follows its proposal unchanged)."""
+        cma = self.cma
+        kept = self.drawn.get(number)
+        if kept is not None and kept[0] is cma and kept[1] == cma.generation:
+            return kept[2], kept[3]
+        x, c = cma.sample(trial_rng(self.s.seed, number))
+        if len(self.drawn) >= _MAX_DRAWN:
+            self.drawn.pop(next(iter(self.drawn)))
+        self.drawn[number] = (cma, cma.generation, x, c)
+        return x, c
+
+    def snap(self, X: np.ndarray) -> np.ndarray:
+        """Candidate rows -> the unit points their trials evaluate (``tf.snap``; on a space of
+        continuous parameters only, the box is all there is to it, up to the rounding of the
+        parameter's round trip, far below ``_MATCH_TOL``)."""
+        if self.continuous:
+            return np.minimum(np.maximum(np.atleast_2d(X), 0.0), 1.0)
+        return self.tf.snap(X)
+
+    def _native(self, x: np.ndarray, u: np.ndarray) -> bool:
+        """Whether the candidate ``x`` is the point ``u`` a trial evaluated (after snapping)."""
+        return not u.size or bool((np.abs(self.snap(x)[0] - u) <= _MATCH_TOL).all())
+
     def _locate(self, t: FrozenTrial) -> tuple[np.ndarray, np.ndarray, bool]:
         """The trial's candidate: redrawn exactly when it came from the current distribution."""
         params = t.params
@@ -238,10 +268,9 @@ class _Run(MixedSpace):
         cats = np.array(
             [self.space[k].index(params[k]) for k in self.cat_names], dtype=int  # type: ignore[union-attr]
         )
-        x, c = self.cma.sample(trial_rng(self.s.seed, t.number))
-        same = np.array_equal(c, cats) and (
-            not u.size or np.allclose(self.tf.snap(x)[0], u, rtol=0, atol=_MATCH_TOL)
-        )
+        x, c = self.draw(t.number)
+        self.drawn.pop(t.number, None)  # finished: never drawn again
+        same = np.array_equal(c, cats) and self._native(x, u)
         return (x, cats, True) if same else (u, cats, False)
 
     def _update(self, number: int) -> None:
@@ -251,6 +280,7 @@ class _Run(MixedSpace):
         inj = np.array([p[3] for p in self.pending])
         self.pending = []
         self.cma.tell(xs, cats, fs, inj)
+        self.drawn.clear()  # drawn from the old distribution
         reason = self.cma.stop_reason(tolfun=self.s.tolfun, tolx=self.s.tolx)
         if reason is not None and self.s.restart is not None:
             self._restart(number, reason)
@@ -284,7 +314,7 @@ class _Run(MixedSpace):
             self.model = LQModel(len(self.num_names), lam)
         X = self.cma.sample_many(trial_rng(self.s.seed, number + 1, _GENERATION_STREAM), lam)
         self.model.fit()
-        self.gen = _Generation(X, self.tf.snap(X), first_batch(lam, self.model.size))
+        self.gen = _Generation(X, self.snap(X), first_batch(lam, self.model.size))
         self.gen.order = np.argsort(self.model.predict(X), kind="stable")
 
     def _feed_lq(self, t: FrozenTrial, f: float) -> None:
@@ -298,8 +328,9 @@ class _Run(MixedSpace):
             gen.done[i], gen.f[i] = True, f
             model.add(gen.X[i], f)
         else:  # a fallback draw, a late finisher or an enqueued trial: an extra member
-            x, _ = self.cma.sample(trial_rng(self.s.seed, t.number))
-            native = bool(np.allclose(self.tf.snap(x)[0], u, rtol=0, atol=_MATCH_TOL))
+            x, _ = self.draw(t.number)
+            self.drawn.pop(t.number, None)
+            native = self._native(x, u)
             gen.extras.append((x if native else u, f, not native))
             self.n_extras += 1
             model.add(x if native else u, f)
@@ -344,6 +375,7 @@ class _Run(MixedSpace):
             fs[bad] = np.where(np.isnan(true[bad]), np.inf, true[bad])
         self.gen_evals.append(int(done.size + len(gen.extras)))
         self.cma.tell(rows, np.empty((lam, 0), dtype=int), fs, inj)
+        self.drawn.clear()  # drawn from the old distribution
         reason = self.cma.stop_reason(tolfun=self.s.tolfun, tolx=self.s.tolx)
         restarted = reason is not None and self.s.restart is not None
         if restarted:
@@ -376,7 +408,7 @@ class _Run(MixedSpace):
         free = gen.order[~(gen.done | claimed)[gen.order]]
         if free.size:
             return gen.X[free[0]].copy(), np.zeros(0, dtype=int)
-        return self.cma.sample(trial_rng(self.s.seed, number))
+        return self.draw(number)
 
 
 class _Generation:
@@ -560,7 +592,7 @@ class CmaEsSampler(GroupedFallback, ReplaySampler):
 
     # -- history ------------------------------------------------------------------------------------
     def _propose(self, run: _Run, number: int) -> tuple[np.ndarray, np.ndarray]:
-        return run.cma.sample(trial_rng(self.seed, number))
+        return run.draw(number)
 
     def _new_run(self, space: Mapping[str, Distribution]) -> _Run:
         return _Run(self, space)

@@ -58,7 +58,6 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from hpopt._blas import single_blas_thread
 from hpopt._checks import check_int, constraint_values
@@ -188,6 +187,8 @@ class GPSampler(IntersectionSpace, DerivedCaches, Sampler):
 
     def _sobol_point(self, dim: int, number: int) -> np.ndarray:
         """Point ``number`` of the sampler's scrambled Sobol sequence in ``dim`` dimensions."""
+        from scipy.stats import qmc  # here: scipy.stats takes 0.4 s to import
+
         sobol = qmc.Sobol(dim, scramble=True, seed=np.random.default_rng([self.seed, dim]))
         if number:
             sobol.fast_forward(number)

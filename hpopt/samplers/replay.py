@@ -49,10 +49,10 @@ class Intersection:
         fin = history.finished()
         with lock:
             if version != self.version:
-                for t in fin:
-                    if t.number in self.seen or t.state is not TrialState.COMPLETE:
-                        continue
+                for t in unseen_trials(fin, self.seen):  # only the trials new since last time
                     self.seen.add(t.number)
+                    if t.state is not TrialState.COMPLETE:
+                        continue
                     dists = t.distributions
                     if self.inter is None:
                         self.inter = dict(dists)
