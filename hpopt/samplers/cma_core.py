@@ -332,7 +332,7 @@ class CMA:
         self.generation += 1
         finite = fs[np.isfinite(fs)]
         self.best_history.append(float(finite[0]) if finite.size else math.inf)
-        self.median_history.append(float(np.median(fs)) if finite.size == fs.size else math.inf)
+        self.median_history.append(_median(fs.tolist()) if finite.size == fs.size else math.inf)
         self.last_range = float(finite[-1] - finite[0]) if finite.size == fs.size else math.inf
 
     def _margin_correction(self) -> None:
