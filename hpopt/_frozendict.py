@@ -12,7 +12,7 @@ class FrozenDict(dict):
     __slots__ = ()
 
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TypeError("this mapping belongs to a finished record and cannot be changed")
+        raise TypeError("this mapping is read-only (a recorded value); set a new value instead")
 
     __setitem__ = __delitem__ = __ior__ = _refuse  # type: ignore[assignment]
     update = pop = popitem = clear = setdefault = _refuse  # type: ignore[assignment]
@@ -33,7 +33,7 @@ class FrozenList(list):
     __slots__ = ()
 
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise TypeError("this list belongs to a stored record and cannot be changed")
+        raise TypeError("this list is read-only (a recorded value); set a new value instead")
 
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
     append = extend = insert = pop = remove = clear = sort = reverse = _refuse  # type: ignore[assignment]

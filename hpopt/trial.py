@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpopt._frozendict import FrozenDict
+from hpopt._frozendict import FrozenDict, deep_freeze
 from hpopt.distributions import Categorical, Distribution, Float, Int, check_compatible
 from hpopt.errors import HpoptWarning, SamplerError, TrialFinishedError, TrialPruned
 from hpopt.records import MAX_NAME_LENGTH, FrozenTrial, TrialState
@@ -296,7 +296,9 @@ class Trial:
         """
         self._check_open()
         check_name("user attribute", key)
-        self._user[key] = json_value("user attribute", key, value)
+        # Nested dicts and lists read-only: what ``user_attrs`` hands out cannot change what the
+        # next report or tell writes (a non-JSON value slipped in that way made every tell fail).
+        self._user[key] = deep_freeze(json_value("user attribute", key, value))
 
     def snapshot(self) -> FrozenTrial:
         """The running trial as a :class:`FrozenTrial` (what pruners see)."""

@@ -155,3 +155,22 @@ def test_nested_attribute_values_handed_out_cannot_change_the_study(storage, tmp
     again = hpopt.load_study(study.study_name, study.storage) if url else study
     assert [t.user_attrs for t in again.trials] == [{"log": [1]}, {"log": {"xs": [1]}}]
     assert again.user_attrs == {"hist": [1, {"a": [2]}]}
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+def test_running_trials_own_nested_attribute_cannot_be_changed_behind_the_study(storage, tmp_path) -> None:
+    """``trial.user_attrs`` of the live handle hands out read-only nested values: a non-JSON
+    object put into one made every later report and tell of the trial fail (SQLite) or stored an
+    object (memory)."""
+    url = None if storage == "memory" else f"sqlite:///{tmp_path / 's.db'}"
+    study = hpopt.create_study(storage=url, sampler="random", seed=0)
+    trial = study.ask()
+    trial.set_user_attr("d", {"a": [1]})
+    with pytest.raises(TypeError, match="read-only"):
+        trial.user_attrs["d"]["b"] = object()
+    with pytest.raises(TypeError, match="read-only"):
+        trial.user_attrs["d"]["a"].append(object())
+    trial.suggest_float("x", 0, 1)
+    study.tell(trial, 1.0)
+    assert study.trials[0].user_attrs == {"d": {"a": [1]}}
+    assert study.trials[0].state is hpopt.TrialState.COMPLETE
