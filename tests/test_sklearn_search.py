@@ -337,6 +337,39 @@ def test_resume_from_a_stored_study(reg, tmp_path):
     assert len(third.cv_results_["params"]) == 1
 
 
+def test_resume_with_another_scorer_is_refused_before_any_fit(reg, tmp_path):
+    """A study's values are one metric: continuing it with another scorer (under the same metric
+    name, or another refit metric) is refused before anything is fitted or written; the same
+    scorer given another way (a name, then the same scorer object) continues."""
+    from sklearn.metrics import get_scorer, make_scorer, mean_absolute_error
+
+    X, y = reg
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = hpopt.create_study(study_name="r", storage=url, direction="maximize", sampler="tpe", seed=0)
+    SearchCV(Ridge(), ALPHA, study=study, n_trials=2, cv=3, scoring="r2").fit(X, y)
+    before = Counting.fits
+    for scoring, refit in [
+        ("neg_mean_squared_error", True),
+        (None, True),  # Ridge.score is R^2 too, but named as the estimator's own score
+        (make_scorer(mean_absolute_error, greater_is_better=False), True),
+        ({"r2": "r2", "mse": "neg_mean_squared_error"}, "mse"),
+    ]:
+        with pytest.raises(ValueError, match="mix two metrics"):
+            SearchCV(Counting(), ALPHA, study=study, n_trials=1, cv=3, scoring=scoring,
+                     refit=refit).fit(X, y)
+    assert Counting.fits == before and len(study.trials) == 2
+    # The same value scorer (r2) as the refit metric of a multi-metric search: continued.
+    with pytest.warns(UserWarning, match="other scorers"):
+        both = SearchCV(Ridge(), ALPHA, study=study, n_trials=1, cv=3,
+                        scoring={"r2": "r2", "mse": "neg_mean_squared_error"}, refit="r2").fit(X, y)
+    assert len(study.trials) == 3
+    assert len(both.cv_results_["params"]) == 1  # the older ones have no "r2" and "mse" columns
+    with pytest.warns(UserWarning, match="other scorers"):
+        again = SearchCV(Ridge(), ALPHA, study=study, n_trials=1, cv=3, scoring=get_scorer("r2")).fit(X, y)
+    assert len(study.trials) == 4
+    assert len(again.cv_results_["params"]) == 3  # single metric "score": the multi-metric one is out
+
+
 # -- pruning ---------------------------------------------------------------------------------------
 def test_pruned_candidates_rank_last_with_their_folds(reg):
     X, y = reg

@@ -19,7 +19,8 @@ Design decisions (where scikit-learn has no counterpart):
   continued: ``n_trials`` more candidates are run and ``cv_results_`` covers every finished trial of
   the study that a ``SearchCV`` evaluated with the same number of splits and scorers. The study's
   own sampler and pruner are then used (leave ``sampler``, ``pruner`` and ``seed`` at their
-  defaults).
+  defaults). A study whose values another scorer measured is refused before any fit (its values,
+  its sampler's model and ``best_`` would mix two metrics).
 - ``param_space`` is a dict (name -> hpopt distribution or list of choices) or a callable
   ``space(trial) -> dict of estimator parameters`` (define-by-run) for conditional spaces.
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+import re
 import time
 import warnings
 from collections import Counter
@@ -294,7 +296,26 @@ def _dec(values: Sequence[Any]) -> list[float]:
     return [math.nan if v is None else float(v) for v in values]
 
 
-def _record(folds: list[dict[str, Any] | None], scorer_names: Sequence[str], train: bool) -> dict[str, Any]:
+def _scorer_identity(scoring: Any, estimator: Any) -> str:
+    """What a scorer measures, as a string that is the same in every process: ``score`` with the
+    estimator's class, a function's qualified name, or a scorer object's repr without memory
+    addresses (a scorer name stands for the scorer object it names)."""
+    if scoring is None:
+        cls = type(estimator)
+        return f"{cls.__module__}.{cls.__qualname__}.score"
+    if isinstance(scoring, str):
+        scoring = get_scorer(scoring)  # a name and the scorer it names are one scorer
+    qualname = getattr(scoring, "__qualname__", None)
+    if isinstance(qualname, str):
+        return f"{getattr(scoring, '__module__', '')}.{qualname}"
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(scoring))
+
+
+def _record(
+    folds: list[dict[str, Any] | None], scorer_ids: Mapping[str, str], target: str, train: bool
+) -> dict[str, Any]:
+    scorer_names = list(scorer_ids)
+
     def col(get: Callable[[dict[str, Any]], float]) -> list[Any]:
         return _enc([math.nan if f is None else get(f) for f in folds])
 
@@ -303,10 +324,40 @@ def _record(folds: list[dict[str, Any] | None], scorer_names: Sequence[str], tra
         "fit_time": col(lambda f: f["fit_time"]),
         "score_time": col(lambda f: f["score_time"]),
         "test": {s: col(lambda f, s=s: f["test"][s]) for s in scorer_names},
+        "scoring": dict(scorer_ids),
+        "value_scoring": scorer_ids[target],  # what the trial's value measures
     }
     if train:
         rec["train"] = {s: col(lambda f, s=s: f["train"][s]) for s in scorer_names}
     return rec
+
+
+def _other_scorer(rec: Mapping[str, Any], scorer_ids: Mapping[str, str]) -> tuple[str, str] | None:
+    """``(metric, what the record measured)`` for the first metric of ``scorer_ids`` that a
+    candidate's record measured with another scorer (None when all agree or it does not say)."""
+    recorded = rec.get("scoring")
+    if not isinstance(recorded, Mapping):
+        return None  # recorded before scorers were: taken as it is
+    for name, ident in scorer_ids.items():
+        if name in recorded and recorded[name] != ident:
+            return name, str(recorded[name])
+    return None
+
+
+def _check_study_scoring(study: Study, scorer_ids: Mapping[str, str], target: str) -> None:
+    """Refuse to continue a study whose candidates' values are another metric than ``target``'s
+    scorer: the study's values, its sampler's model and ``best_`` would mix two metrics."""
+    mine = scorer_ids[target]
+    for ft in study.get_trials(_FINISHED):
+        rec = ft.user_attrs.get(RECORD_KEY)
+        theirs = rec.get("value_scoring") if isinstance(rec, Mapping) else None
+        if theirs is not None and theirs != mine:
+            raise ValueError(
+                f"study {study.study_name!r} holds candidates whose value was scored by {theirs!r} "
+                f"(trial {ft.number}), but this SearchCV's values are scored by {mine!r} (metric "
+                f"{target!r}): the study's values would mix two metrics. Continue it with the same "
+                "scoring and refit metric, or use a new study."
+            )
 
 
 # -- pickling a study -----------------------------------------------------------------------------------
@@ -526,6 +577,15 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
             raise TypeError(f"refit must be a bool, a metric name or a callable, but got {self.refit!r}.")
         return int(n), timeout
 
+    def _scoring_ids(self) -> dict[str, str]:
+        """Metric name -> what that metric measures (recorded with each candidate)."""
+        scoring = self.scoring
+        if scoring is None or isinstance(scoring, str) or callable(scoring):
+            return {"score": _scorer_identity(scoring, self.estimator)}
+        if isinstance(scoring, Mapping):
+            return {name: _scorer_identity(s, self.estimator) for name, s in scoring.items()}
+        return {name: name for name in scoring}
+
     def _scorers(self) -> tuple[dict[str, Callable], bool, str]:
         """(name -> scorer, multimetric, the metric the study maximizes)."""
         scoring = self.scoring
@@ -631,6 +691,8 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                 f"cv.split and cv.get_n_splits returned inconsistent results: {len(splits)} vs {n_splits}."
             )
         study = self._open_study()  # last check: only now is anything created
+        ids = self._scoring_ids()
+        _check_study_scoring(study, ids, target)
         n_samples = len(X) if not hasattr(X, "shape") else X.shape[0]
         base = self.estimator
         prune = not isinstance(study.pruner, NopPruner)
@@ -673,7 +735,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                         if prune and idx[-1] < n_splits - 1 and trial.should_prune():
                             pruned = True
                             break
-                    trial.set_user_attr(RECORD_KEY, _record(folds, list(scorers), self.return_train_score))
+                    trial.set_user_attr(RECORD_KEY, _record(folds, ids, target, self.return_train_score))
                     if pruned:
                         study.tell(trial, state=TrialState.PRUNED)
                         continue
@@ -687,7 +749,7 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
                     raise
         _warn_or_raise_fit_failures(errors, n_fits, self.error_score)
 
-        candidates, pruned_rows = self._candidates(study, space, list(scorers), n_splits)
+        candidates, pruned_rows = self._candidates(study, space, ids, n_splits)
         if not candidates:
             raise ValueError(
                 "the search ended without any evaluated candidate (the sampler was exhausted or the "
@@ -745,15 +807,20 @@ class SearchCV(MetaEstimatorMixin, BaseEstimator):
         return int(ranks.argmin())
 
     def _candidates(
-        self, study: Study, space: _Space, scorer_names: list[str], n_splits: int
+        self, study: Study, space: _Space, scorer_ids: Mapping[str, str], n_splits: int
     ) -> tuple[list[CandidateResult], np.ndarray]:
         """Every finished trial with a matching per-fold record, in trial order."""
         candidates, pruned, skipped = [], [], 0
+        scorer_names = list(scorer_ids)
         for ft in study.get_trials(_FINISHED):
             rec = ft.user_attrs.get(RECORD_KEY)
             if not isinstance(rec, Mapping):
                 continue
-            if rec.get("n_splits") != n_splits or not set(scorer_names) <= set(rec.get("test", {})):
+            if (
+                rec.get("n_splits") != n_splits
+                or not set(scorer_names) <= set(rec.get("test", {}))
+                or _other_scorer(rec, scorer_ids) is not None
+            ):
                 skipped += 1
                 continue
             candidates.append(_candidate(ft, rec, space, scorer_names))
