@@ -4,6 +4,7 @@ sampler-spec settings and the ZDT3 true hypervolume. Each fails before its fix."
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -88,6 +89,18 @@ class TestRunArguments:
         """They used to fail every (problem, seed) run, each recorded as failed in the file."""
         with pytest.raises(ValueError, match=word):
             run([spec], ["branin"], n_trials=2, seeds=2)
+
+    @pytest.mark.parametrize("spec, word", [
+        ("cmaes[popsize=1]", "popsize"),
+        ("tpe[n_startup_trials=-1]", "n_startup_trials"),
+        ("random+successive_halving[reduction_factor=1]", "reduction_factor"),
+    ])
+    def test_setting_values_a_sampler_refuses_stop_the_benchmark_before_any_run(self, spec, word, tmp_path):
+        """A value the factory refuses failed every run with the same error; now nothing runs."""
+        out = tmp_path / "r.jsonl"
+        with pytest.raises(ValueError, match=f"{re.escape(spec)}.*refused.*{word}"):
+            run([spec], ["branin"], n_trials=2, seeds=2, out=str(out))
+        assert not out.exists()
 
     def test_valid_settings_still_run(self):
         recs = run(["tpe[n_startup_trials=1]", "random+median[n_warmup_steps=1]"],

@@ -187,10 +187,15 @@ def check_spec(spec: SamplerSpec) -> None:
                 f"unknown hpopt pruner {spec.pruner!r} in {spec.label!r}; available: "
                 f"{sorted(available_pruners())} (a peer's pruner only works with that peer)."
             )
-        _check_settings(spec, names[spec.name].factory, spec.settings, "sampler", seed=0)
+        provider = names[spec.name]
+        _check_settings(spec, provider.factory, spec.settings, "sampler", seed=0)
+        if provider.plugin == "hpopt":
+            _try_build(spec, provider.factory, spec.settings, "sampler", seed=0)
         if spec.pruner is not None:
-            _check_settings(spec, available_pruners()[spec.pruner].factory,
-                            spec.pruner_settings, "pruner")
+            provider = available_pruners()[spec.pruner]
+            _check_settings(spec, provider.factory, spec.pruner_settings, "pruner")
+            if provider.plugin == "hpopt":
+                _try_build(spec, provider.factory, spec.pruner_settings, "pruner")
         return
     if spec.name not in PEERS:
         raise ValueError(
@@ -220,7 +225,7 @@ def _check_settings(spec: SamplerSpec, factory: Callable[..., Any], settings: Ma
     """Refuse settings the factory's signature cannot take (an unknown or missing keyword, a
     ``seed``) before anything runs, instead of failing every run with the same error.
 
-    Only the signature is checked: samplers are built in the worker processes, never here.
+    Only the signature is checked here (see :func:`_try_build` for hpopt's own factories).
     """
     if set(given) & set(settings):
         raise ValueError(f"{spec.label!r}: {sorted(set(given) & set(settings))} cannot be a "
@@ -236,6 +241,18 @@ def _check_settings(spec: SamplerSpec, factory: Callable[..., Any], settings: Ma
             f"{spec.label!r}: the {what} {getattr(factory, '__name__', factory)!r} cannot take "
             f"the settings {dict(settings)}: {exc}."
         ) from None
+
+
+def _try_build(spec: SamplerSpec, factory: Callable[..., Any], settings: Mapping[str, Any],
+               what: str, **given: Any) -> None:
+    """Build one of hpopt's own samplers or pruners once (cheap, no side effects: nothing is
+    sampled) so that a setting's value it refuses (``popsize=1``, ``sigma0=-1``) stops the
+    benchmark before any run, instead of failing every run with the same error. Third-party
+    plugins' factories are only signature-checked: they are built in the worker processes alone."""
+    try:
+        factory(**given, **settings)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{spec.label!r}: the {what} settings {dict(settings)} are refused: {exc}") from None
 
 
 def make_optimizer(spec: SamplerSpec, problem: Problem, seed: int) -> Any:
