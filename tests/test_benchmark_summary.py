@@ -121,3 +121,12 @@ class TestCli:
         assert main(["bench", "list"]) == 0
         out = capsys.readouterr().out
         assert "branin" in out and "tags:" in out and "optuna:tpe" in out
+
+    def test_list_with_an_unknown_tag_exits_2_naming_the_tags(self, capsys):
+        """It printed an empty problem list and exited 0."""
+        assert main(["bench", "list", "--tag", "nosuch"]) == 2
+        captured = capsys.readouterr()
+        assert "unknown tag 'nosuch'; tags: " in captured.err and "branin" in captured.err
+        assert captured.out == ""
+        assert main(["bench", "list", "--tag", "branin"]) == 0
+        assert "branin in 2 dimensions" in capsys.readouterr().out

@@ -178,12 +178,16 @@ def _list(args: argparse.Namespace) -> int:
     from hpopt.plugins import available_pruners, available_samplers
 
     table = _registry()
+    tags = problem_tags(table)
+    if args.tag and args.tag not in tags:
+        print(f"hpopt bench list: unknown tag {args.tag!r}; tags: {', '.join(tags)}", file=sys.stderr)
+        return 2
     print("problems:")
     for name, p in table.items():
         if args.tag and args.tag not in p.tags:
             continue
         print(f"  {name:<30} {','.join(sorted(p.tags)):<30} {p.description}")
-    print("tags: " + ", ".join(f"{t} ({n})" for t, n in problem_tags(table).items()))
+    print("tags: " + ", ".join(f"{t} ({n})" for t, n in tags.items()))
     print("hpopt samplers: " + ", ".join(sorted(available_samplers())))
     print("hpopt pruners: " + ", ".join(sorted(available_pruners())))
     peers = available_peers()
