@@ -18,7 +18,7 @@ third-party ones, which are found through the entry-point group ``hpopt``::
 Rules: a name claimed by two plugins is a :class:`~hpopt.PluginError` naming both; a plugin that
 fails to import is reported with a :class:`~hpopt.PluginLoadWarning` naming it, and the others still
 load. ``HPOPT_DISABLE_PLUGIN_AUTOLOAD=1`` skips entry points; ``HPOPT_BLOCK_PLUGINS=a,b`` blocks
-plugins by entry-point name.
+plugins by entry-point name (not ``hpopt``, the built-ins: that name is ignored with a warning).
 """
 
 from __future__ import annotations
@@ -84,8 +84,18 @@ class _Registry:
 
         pm = pluggy.PluginManager(PROJECT)
         pm.add_hookspecs(HookSpecs)
-        for name in filter(None, os.environ.get("HPOPT_BLOCK_PLUGINS", "").split(",")):
-            pm.set_blocked(name.strip())
+        blocked = [n.strip() for n in os.environ.get("HPOPT_BLOCK_PLUGINS", "").split(",") if n.strip()]
+        if "hpopt" in blocked:  # blocking it left no sampler at all, without a word
+            warnings.warn(
+                "HPOPT_BLOCK_PLUGINS names 'hpopt', hpopt's built-in samplers, pruners and problems; "
+                "they cannot be blocked, so that name is ignored (block third-party plugins by their "
+                "entry-point names).",
+                PluginLoadWarning,
+                stacklevel=4,
+            )
+            blocked = [n for n in blocked if n != "hpopt"]
+        for name in blocked:
+            pm.set_blocked(name)
         self.origin: dict[str, tuple[str, str]] = {}
         self.failed: dict[str, str] = {}
         pm.register(builtin, name="hpopt")
