@@ -139,7 +139,9 @@ def test_disable_autoload_and_block(site: Path, monkeypatch: pytest.MonkeyPatch)
     assert "mid" not in hpopt.available_samplers() and "other" in hpopt.available_samplers()
 
 
-def test_blocking_the_builtin_plugin_is_ignored_with_a_warning(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_blocking_the_builtin_plugin_is_ignored_with_a_warning(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """HPOPT_BLOCK_PLUGINS=hpopt left no sampler at all, silently; the other names still block."""
     _sampler_plugin(site, "hpopt-mid", "1.0", "tp_mid", ["mid"])
     monkeypatch.setenv("HPOPT_BLOCK_PLUGINS", "hpopt, tp_mid")
