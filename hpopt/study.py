@@ -187,7 +187,10 @@ class Study:
         """Finish a trial with its objective value(s) and return its record.
 
         Args:
-            trial: The :class:`Trial` from ``ask`` or its number.
+            trial: The :class:`Trial` from ``ask`` or its number. A number that another handle or
+                process asked is finished with the parameters written so far: a handle writes its
+                suggestions with each ``report``, heartbeat or ``trial.beat()``, and its own
+                ``tell`` (call ``trial.beat()`` before handing the number on).
             values: One real number per objective. NaN marks the trial FAIL (with a warning).
             state: ``"complete"`` (default), ``"pruned"`` (values default to the last report; a
                 NaN value, given or reported, leaves the pruned trial without values) or

@@ -174,3 +174,16 @@ def test_running_trials_own_nested_attribute_cannot_be_changed_behind_the_study(
     study.tell(trial, 1.0)
     assert study.trials[0].user_attrs == {"d": {"a": [1]}}
     assert study.trials[0].state is hpopt.TrialState.COMPLETE
+
+
+def test_tell_by_number_from_another_handle_keeps_what_the_asking_handle_wrote(tmp_path) -> None:
+    """Documented in Study.tell: suggestions are written with report, heartbeat or beat(); a number
+    told through another handle after a beat keeps the parameters."""
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    asking = hpopt.create_study(storage=url, study_name="s", sampler="random", seed=0)
+    other = hpopt.load_study("s", url)
+    trial = asking.ask()
+    x = trial.suggest_float("x", 0, 1)
+    trial.beat()
+    done = other.tell(trial.number, 1.0)
+    assert done.params == {"x": x} and done.state is hpopt.TrialState.COMPLETE
