@@ -92,7 +92,8 @@ def _guarded(name: str) -> Callable[[_Run], _Run]:
             except Exception as exc:  # noqa: BLE001  (never a traceback for the user)
                 if os.environ.get("HPOPT_DEBUG"):
                     traceback.print_exc()
-                print(f"hpopt {name}: internal error: {type(exc).__name__}: {exc} "
+                msg = re.sub(r"\s*\n\s*", " ", str(exc).strip())  # one line here too
+                print(f"hpopt {name}: internal error: {type(exc).__name__}: {msg} "
                       "(set HPOPT_DEBUG=1 for the traceback)", file=sys.stderr)
                 return 1
 
@@ -202,8 +203,16 @@ def _states_arg(text: str | None) -> list[str] | None:
     return out
 
 
+def _printable(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\n``, ``\\x1b``): a name or value
+    holding a newline must not break a table row, nor an escape sequence reach the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def _cell(value: Any) -> str:
-    """A table cell: short floats, JSON for containers, empty for None."""
+    """A table cell: short floats, JSON for containers, empty for None, control characters escaped."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -213,14 +222,15 @@ def _cell(value: Any) -> str:
     if isinstance(value, (dict, list, tuple)) or hasattr(value, "items"):
         from hpopt.export import json_safe
 
-        return json.dumps(json_safe(value), sort_keys=True)
+        return json.dumps(json_safe(value), sort_keys=True)  # ensure_ascii: no control characters
     if hasattr(value, "isoformat"):
         return value.isoformat(sep=" ", timespec="seconds")
-    return str(value)
+    return _printable(str(value))
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
     cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    columns = [_printable(c) for c in columns]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
@@ -342,9 +352,9 @@ def _best(args: argparse.Namespace) -> int:
     rows = trials_to_records(best, len(study.directions), system_attrs=False)
     columns = [c for c in rows[0] if c not in ("datetime_start", "datetime_complete")]
     if args.format == "table" and len(rows) == 1:
-        width = max(len(c) for c in columns)
+        width = max(len(_printable(c)) for c in columns)
         for c in columns:
-            print(f"{c.ljust(width)}  {_cell(rows[0][c])}")
+            print(f"{_printable(c).ljust(width)}  {_cell(rows[0][c])}")
         return 0
     if args.format == "json" and len(study.directions) == 1:
         print(_json({c: rows[0][c] for c in columns}))
@@ -403,10 +413,12 @@ def _plot(args: argparse.Namespace) -> int:
         raise UserError("the contour plot needs exactly two parameters: --params A,B (the study's "
                         f"parameters are: {', '.join(study_params(study))}).")
     func = plot.PLOTS[args.kind]
-    if target is None and len(study.directions) > 1 and args.kind != "pareto" and _takes(func, "target"):
+    chooses = any(_takes(func, name) for name in ("target", "objective", "target_index"))
+    if target is None and len(study.directions) > 1 and args.kind != "pareto" and chooses:
         raise UserError(f"the study has {len(study.directions)} objectives; choose the one to plot with "
                         f"--target-index 0..{len(study.directions) - 1}.")
-    fig = func(study, **plot_options(func, params=params, target_index=target))
+    direction = study.directions[target] if target is not None else None
+    fig = func(study, **plot_options(func, params=params, target_index=target, direction=direction))
     plot.save(fig, args.output)
     print(f"wrote {args.output}")
     return 0
@@ -421,11 +433,16 @@ def _plot_module() -> Any:
 
 
 def _check_output(path: str, suffixes: Sequence[str]) -> None:
-    if not path.lower().endswith(tuple(suffixes)):
+    """Refuse an output path that cannot be written, before the study is read or anything drawn."""
+    from pathlib import Path
+
+    if Path(path).suffix.lower() not in suffixes:  # ".png" alone is a name without a suffix
         raise UserError(f"the output file must end with {' or '.join(suffixes)}, but got {path!r}.")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UserError(f"cannot write {path!r}: folder {folder!r} does not exist.")
+    if os.path.isdir(path):
+        raise UserError(f"cannot write {path!r}: it is a folder.")
 
 
 def _params_arg(study: Any, text: str | None) -> list[str] | None:
@@ -475,12 +492,14 @@ def _takes(func: Callable[..., Any], name: str) -> bool:
     return name in accepted or var_kw
 
 
-def plot_options(func: Callable[..., Any], *, params: list[str] | None, target_index: int | None) -> dict:
+def plot_options(func: Callable[..., Any], *, params: list[str] | None, target_index: int | None,
+                 direction: str | None = None) -> dict:
     """Keyword arguments for a plot function, passed only when set.
 
     The objective is passed as ``target=lambda t: t.values[i]`` (with ``target_name``) as the
-    plots of :mod:`hpopt.plot` take it. An option the plot does not take is an error rather than
-    silently ignored.
+    plots of :mod:`hpopt.plot` take it, and with it that objective's ``direction`` to a plot that
+    takes one (the history's best-so-far line needs it). An option the plot does not take is an
+    error rather than silently ignored.
     """
     accepted, var_kw = _signature(func)
     out: dict[str, Any] = {}
@@ -494,6 +513,8 @@ def plot_options(func: Callable[..., Any], *, params: list[str] | None, target_i
             out["target"] = _value_getter(target_index)
             if "target_name" in accepted:
                 out["target_name"] = f"Objective {target_index}"
+            if direction is not None and "direction" in accepted:
+                out["direction"] = direction
         elif "objective" in accepted:
             out["objective"] = target_index
         elif "target_index" in accepted:
@@ -527,6 +548,8 @@ def _report(args: argparse.Namespace) -> int:
     from hpopt.report import write_report
 
     _check_output(args.output, (".html", ".htm"))
+    if args.seed < 0:
+        raise UserError(f"--seed must be >= 0, but got {args.seed}.")
     study = open_study(args)
     best_trials(study)
     notes = write_report(study, args.output, seed=args.seed, plots=not args.no_plots)

@@ -43,7 +43,13 @@ def _states(states: Iterable[TrialState | str] | None) -> frozenset[TrialState] 
         return None
     if isinstance(states, (str, TrialState)):
         states = [states]
-    return frozenset(TrialState.parse(s) for s in states)
+    try:
+        items = list(states)
+    except TypeError:
+        raise TypeError(
+            f"`states` must be a state name, a TrialState or an iterable of them, but got {states!r}."
+        ) from None
+    return frozenset(TrialState.parse(s) for s in items)
 
 
 def _check_flag(name: str, value: Any) -> bool:

@@ -315,6 +315,8 @@ def _target(index: int) -> Callable[[FrozenTrial], float]:
 def _plots_html(study: Study, trials: Sequence[FrozenTrial], ranked: list[str], seed: int,
                 notes: list[str]) -> str:
     try:
+        import matplotlib  # noqa: F401  (hpopt.plot imports without it; each plot would fail alone)
+
         from hpopt.plot import PLOTS
     except ImportError as exc:
         notes.append(f"plots are unavailable: {exc} (pip install 'hpopt[plot]')")
@@ -422,6 +424,12 @@ def _best_html(study: Study, complete: Sequence[FrozenTrial]) -> str:
                      [[t.number, *t.values, *(t.params.get(n) for n in names)] for t in shown]))
 
 
+def _check_seed(seed: Any) -> None:
+    """The importance methods take seeds >= 0: refuse any other before anything is computed."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"`seed` must be an int >= 0, but got {seed!r}.")
+
+
 def render_report(study: Study, *, plots: bool = True, seed: int = 0,
                   title: str | None = None) -> tuple[str, list[str]]:
     """The report page as a string, and the notes (what could not be computed or drawn, and why).
@@ -429,11 +437,15 @@ def render_report(study: Study, *, plots: bool = True, seed: int = 0,
     Args:
         study: The study.
         plots: Draw the plots (needs matplotlib); False gives the tables only (fast).
-        seed: Seed of the importance estimates.
+        seed: Seed of the importance estimates (an int >= 0).
         title: The page title (default: the study's name).
+
+    Raises:
+        ValueError: ``seed`` is not an int >= 0.
     """
     from hpopt import __version__
 
+    _check_seed(seed)
     notes: list[str] = []
     trials = study.trials
     complete = [t for t in trials if t.state is TrialState.COMPLETE]
@@ -494,16 +506,32 @@ def write_report(study: Study, path: str | os.PathLike[str], *, plots: bool = Tr
         Notes on what could not be computed or drawn (empty when everything is there).
 
     Raises:
-        ValueError: The folder of ``path`` does not exist, or ``seed`` is not an int.
+        ValueError: The folder of ``path`` does not exist, ``path`` is a folder, or ``seed`` is not
+            an int >= 0.
+        OSError: The file cannot be written (nothing is left behind).
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"`seed` must be an int, but got {seed!r}.")
-    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    import uuid
+
+    _check_seed(seed)
+    target = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(folder):
-        raise ValueError(f"cannot write the report to {os.fspath(path)!r}: folder {folder!r} does not exist.")
+        raise ValueError(f"cannot write the report to {target!r}: folder {folder!r} does not exist.")
+    if os.path.isdir(target):
+        raise ValueError(f"cannot write the report to {target!r}: it is a folder.")
     page, notes = render_report(study, plots=plots, seed=seed, title=title)
-    tmp = os.fspath(path) + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(page)
-    os.replace(tmp, path)
+    # A new, uniquely named file in the same folder (atomic replace; never clobbers a user's
+    # "<path>.tmp"; the umask applies as to any new file), removed when writing or replacing fails.
+    tmp = os.path.join(folder, f".{os.path.basename(target)}.{uuid.uuid4().hex[:12]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(page)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
     return notes

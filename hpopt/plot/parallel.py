@@ -121,6 +121,7 @@ def _draw_raster(ax: Any, ys: np.ndarray, values: np.ndarray, cmap: str) -> Any:
     return mpl.cm.ScalarMappable(norm=norm, cmap=colormap)
 
 
+@needs_matplotlib
 def plot_parallel_coordinate(
     study: Study,
     *,
