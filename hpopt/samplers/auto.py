@@ -264,7 +264,9 @@ class AutoSampler(Sampler):
             samplers); it lets the GP phase run to the end of budgets up to ``GP_MAX_BUDGET``.
         settings: ``{sampler name: {setting: value}}`` passed to a delegate when it is built,
             e.g. ``{"tpe": {"n_startup_trials": 5}}``; those delegates are built (and their
-            settings checked) here.
+            settings checked) here. ``constraints_func`` is refused: only some delegates take
+            it, so the constraints would be dropped silently at a hand-over (use ``gp`` or
+            ``nsga2`` directly for a constrained study).
 
     Raises:
         TypeError, ValueError: A setting out of range (named in the message).
@@ -293,6 +295,14 @@ class AutoSampler(Sampler):
             raise TypeError(
                 "`settings` must map sampler names to mappings of settings (without 'seed'), "
                 f"but got {settings!r}."
+            )
+        constrained = sorted(k for k, v in settings.items() if "constraints_func" in v)
+        if constrained:
+            raise ValueError(
+                f"`settings` may not give `constraints_func` (to {constrained}): the auto sampler hands "
+                "over to samplers that ignore constraints (tpe, cmaes), so they would be dropped "
+                "after the first trials. Use sampler='gp' (one objective) or 'nsga2' with "
+                "constraints_func instead."
             )
         self.seed = resolve_seed(seed)
         self.n_trials = n_trials

@@ -36,7 +36,9 @@ generation (-1 for the first): the replay draws the same ones. A global linear /
 quadratic regression, fitted on the recent COMPLETE trials of the run, orders them; each ask
 proposes the model-best candidate that no finished trial of the generation has and no RUNNING
 trial holds (so several workers take distinct ones; when none is left, a draw keyed by the trial
-number, as without the surrogate). The replay matches each finished trial to a candidate; once
+number, as without the surrogate). A candidate whose trial FAILed or was PRUNED is not proposed
+again: such trials do not enter the update, and the same candidate would fail again and again.
+The replay matches each finished trial to a candidate; once
 ``k`` of them are evaluated (5 with an empty archive, 1 from 4 points on) it refits the model and
 measures Kendall's tau between model and true values on the recent points: at ``tau >= 0.85``
 the generation is closed and the update ranks *all* candidates by the model (shifted so that the
@@ -314,7 +316,7 @@ class _Run(MixedSpace):
             self.model = LQModel(len(self.num_names), lam)
         X = self.cma.sample_many(trial_rng(self.s.seed, number + 1, _GENERATION_STREAM), lam)
         self.model.fit()
-        self.gen = _Generation(X, self.snap(X), first_batch(lam, self.model.size))
+        self.gen = _Generation(X, self.snap(X), first_batch(lam, self.model.size), number)
         self.gen.order = np.argsort(self.model.predict(X), kind="stable")
 
     def _feed_lq(self, t: FrozenTrial, f: float) -> None:
@@ -415,8 +417,10 @@ class _Generation:
     """One surrogate generation: its ``popsize`` candidates, which were evaluated (true values),
     the extra members (``(x, f, injected)``) and the evaluation count of the next check."""
 
-    def __init__(self, X: np.ndarray, snapped: np.ndarray, target: int) -> None:
+    def __init__(self, X: np.ndarray, snapped: np.ndarray, target: int, opened: int = -1) -> None:
         self.X = X
+        # the trial whose replay drew the generation: its candidates went to later trial numbers
+        self.opened = opened
         self.snapped = snapped
         self.done = np.zeros(len(X), dtype=bool)
         self.f = np.full(len(X), np.nan)
@@ -610,9 +614,18 @@ class CmaEsSampler(GroupedFallback, ReplaySampler):
         if not space:
             return {}
         run = self.state(history, space)
-        running = history.running() if run.lq else ()
+        running = list(history.running()) if run.lq else []
+        finished = history.finished() if run.lq else ()
         with self._lock:  # the generation may move on in another thread: read it once, here
             if run.lq:
+                # FAIL/PRUNED trials of this generation count as taken: they never enter the
+                # update, so their candidate would otherwise be proposed again and again
+                assert run.gen is not None
+                for t in reversed(finished):  # sorted by number; the generation's come last
+                    if t.number <= run.gen.opened:
+                        break
+                    if t.state is TrialState.FAIL or t.state is TrialState.PRUNED:
+                        running.append(t)
                 x, cats = run.propose_lq(trial.number, run.claimed(running))
             else:
                 x, cats = self._propose(run, trial.number)

@@ -16,7 +16,11 @@ sampler's seed): space filling, unlike independent uniform draws. Afterwards:
    the same space and the fit is reused while the data are unchanged;
 2. RUNNING trials of other workers that hold the space are added as observations equal to the
    posterior mean there (kriging believer, Ginsbourger et al. 2010): the mean is unchanged but the
-   variance collapses around them, so parallel asks spread out instead of proposing the same point;
+   variance collapses around them, so parallel asks spread out instead of proposing the same point.
+   FAIL and PRUNED trials that hold the space (an exception, a NaN, a pruned run) are added the
+   same way but equal to the worst COMPLETE value, without refitting: such a point reads as "bad"
+   instead of staying unexplored, so the acquisition does not propose it again and again (the
+   COMPLETE trials, hence the acquisition, would be unchanged);
 3. the next point maximises log EI (Ament et al. 2023), plus the log probability of feasibility
    of each constraint (one GP per constraint) when ``constraints_func`` is given; candidates and
    refinement as in :func:`hpopt.samplers.gp_acquisition.maximize`.
@@ -165,14 +169,17 @@ class GPSampler(IntersectionSpace, DerivedCaches, Sampler):
             return {}
         # The history is read before taking the lock: this may run outside the storage's
         # transaction (a fallback of CMA-ES or DE), where reading it under the lock could deadlock.
-        done = [t for t in history.finished() if _holds(t, space)]
-        running = history.running() if len(done) >= self.n_startup_trials else []
+        fin = history.finished()
+        done = [t for t in fin if _holds(t, space)]
+        modelled = len(done) >= self.n_startup_trials
+        running = history.running() if modelled else []
+        failed = [t for t in fin if _stopped_in(t, space)] if modelled else []
         with self._lock:
             model = self._model(space)
             if len(done) < self.n_startup_trials:
                 return model.tf.decode(self._sobol_point(model.tf.dim, trial.number))
             with single_blas_thread():
-                x = self._propose(history, trial, model, space, done, running)
+                x = self._propose(history, trial, model, space, done, running, failed)
             return model.tf.decode(x)
 
     # -- internals ----------------------------------------------------------------------------------
@@ -226,7 +233,7 @@ class GPSampler(IntersectionSpace, DerivedCaches, Sampler):
             rows.append(constraint_values(self.constraints_func, t))
         if len({len(r) for r in rows}) > 1:
             raise ValueError("`constraints_func` must return the same number of values for every trial.")
-        return _finite(np.array(rows, dtype=float).reshape(len(trials), -1))
+        return _finite(_bounded_constraints(np.array(rows, dtype=float).reshape(len(trials), -1)))
 
     def _fit(self, model: _Model, role: str, X: np.ndarray, y: np.ndarray, number: int) -> GaussianProcess:
         """The GP of ``role`` fitted to ``(X, y)``: the cached fit if the data are unchanged."""
@@ -266,11 +273,19 @@ class GPSampler(IntersectionSpace, DerivedCaches, Sampler):
         space: Mapping[str, Distribution],
         done: list[FrozenTrial],
         running: Sequence[FrozenTrial],
+        failed: Sequence[FrozenTrial] = (),
     ) -> np.ndarray:
         X = self._encode(model, done)
         y = self._objective(history, done, trial.number)
         # several objectives: the ParEGO target changes every trial; the fit is warm-started
         gp = self._fit(model, "objective" if history.n_objectives == 1 else "parego", X, y, trial.number)
+        if failed:
+            # FAIL/PRUNED points read as the worst value seen (without refitting): otherwise the
+            # COMPLETE trials, hence the acquisition, stay the same and it proposes them again
+            Xf = np.unique(self._encode(model, failed), axis=0)
+            Xf = Xf[~(Xf[:, None, :] == X[None, :, :]).all(axis=2).any(axis=1)]
+            if len(Xf):
+                gp = gp.condition(Xf, np.full(len(Xf), float(y.max())))
         cgps: list[GaussianProcess] = []
         feasible = np.ones(len(done), dtype=bool)
         if self.constraints_func is not None:
@@ -302,6 +317,32 @@ def _holds(t: FrozenTrial, space: Mapping[str, Distribution]) -> bool:
         return False
     dists = t.distributions
     return all(dists.get(k) == d for k, d in space.items())
+
+
+def _stopped_in(t: FrozenTrial, space: Mapping[str, Distribution]) -> bool:
+    """A FAIL or PRUNED trial with every parameter of ``space`` under the same distribution."""
+    if t.state is not TrialState.FAIL and t.state is not TrialState.PRUNED:
+        return False
+    dists = t.distributions
+    return all(k in t.params and dists.get(k) == d for k, d in space.items())
+
+
+def _bounded_constraints(C: np.ndarray) -> np.ndarray:
+    """Constraint values with ``+inf`` (infinitely violated) replaced by a violation beyond the
+    largest finite value and ``-inf`` (satisfied) by a value below the smallest, keeping each on
+    its side of 0: :func:`_finite` alone replaces ``+inf`` by the largest *finite* value, which
+    reads as satisfied when every finite value is ``<= 0`` (or there is none)."""
+    ok = np.isfinite(C)
+    if ok.all():
+        return C
+    C = np.array(C, dtype=float)
+    for j in range(C.shape[1]):  # loop over constraints, not trials
+        col, good = C[:, j], ok[:, j]
+        lo = min(float(col[good].min()), 0.0) if good.any() else 0.0
+        hi = max(float(col[good].max()), 0.0) if good.any() else 0.0
+        span = hi - lo if hi > lo else 1.0
+        C[:, j] = np.where(col == np.inf, hi + span, np.where(col == -np.inf, lo - span, col))
+    return C
 
 
 def _finite(F: np.ndarray) -> np.ndarray:

@@ -156,6 +156,10 @@ class _Cache:
             new.append(t)
         if len(new) != missing:
             new = [t for t in fin if t.number not in self.row_of]
+        # Rows in the order the trials finished (ties by number), as the forgetting of the bad
+        # model and ties in the ranking assume: the scan above collects them newest first, and a
+        # fresh process resuming a study must build the same rows as the process that saw them.
+        new.sort(key=lambda t: (t.finished if t.finished is not None else math.inf, t.number))
         self.fin = fin
         self._grow(self.n + len(new))
         for t in new:
