@@ -104,6 +104,14 @@ def _grid_tol(low: float, high: float, step: float) -> float:
     return max(1e-6 * step, 4.0 * math.ulp(max(abs(low), abs(high))))
 
 
+def _refuse_wide_grid(low: float, high: float, step: float) -> None:
+    """A step grid's cells (``internal_bounds``) must span a finite float: samplers draw in them."""
+    raise ValueError(
+        f"`(high + step / 2) - (low - step / 2)` must be below 1.8e308 (the float range) with a "
+        f"`step`, but got (low={low!r}, high={high!r}, step={step!r})."
+    )
+
+
 def _check_order(low: float, high: float) -> None:
     if low > high:
         raise ValueError(f"`low <= high` must hold, but got (low={low!r}, high={high!r}).")
@@ -148,6 +156,8 @@ class Float:
                 raise ValueError(f"`step > 0` must hold, but got step={step!r}.")
             if log:
                 raise ValueError("`step` and `log=True` cannot be combined; choose one.")
+            if not math.isfinite(high - low):  # else the grid arithmetic (v - low) / step overflows
+                _refuse_wide_grid(low, high, step)
             if not (high - low) / step <= MAX_EXACT:
                 raise ValueError(
                     f"`(high - low) / step <= 2**53` must hold (a finer grid is not representable), "
@@ -169,6 +179,8 @@ class Float:
                     stacklevel=4,
                 )
                 high = max(new_high, low)
+            if not math.isfinite((high + 0.5 * step) - (low - 0.5 * step)):
+                _refuse_wide_grid(low, high, step)  # the internal bounds samplers draw in
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
         object.__setattr__(self, "log", log)
@@ -442,6 +454,11 @@ class Categorical:
         i = self._index.get(_choice_key(value))
         if i is not None:
             return i
+        if isinstance(value, np.generic):  # np.str_("a"), np.bool_(True): as the choices were stored
+            value = value.item()
+            i = self._index.get(_choice_key(value))
+            if i is not None:
+                return i
         # 1 matches a choice 1.0 (and 2.0 a choice 2); bools, None and strings match only exactly.
         if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
             for j, c in enumerate(self.choices):

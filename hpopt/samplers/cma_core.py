@@ -333,7 +333,8 @@ class CMA:
         finite = fs[np.isfinite(fs)]
         self.best_history.append(float(finite[0]) if finite.size else math.inf)
         self.median_history.append(_median(fs.tolist()) if finite.size == fs.size else math.inf)
-        self.last_range = float(finite[-1] - finite[0]) if finite.size == fs.size else math.inf
+        # Python floats: a range beyond 1.8e308 is inf without numpy's overflow warning
+        self.last_range = float(finite[-1]) - float(finite[0]) if finite.size == fs.size else math.inf
 
     def _margin_correction(self) -> None:
         """Keep a probability >= margin of leaving the mean's cell on each side (Hamano 2022)."""

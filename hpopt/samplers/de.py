@@ -160,13 +160,18 @@ class _Run(MixedSpace):
                     keep = np.sort(rng.permutation(len(self.arch_x))[:cap])
                     self.arch_x, self.arch_c = self.arch_x[keep], self.arch_c[keep]
                 if not math.isnan(f):
-                    gain = old - value if math.isfinite(old - value) else 1.0
-                    self.succ.append((f, cr, gain))
+                    gain = float(old) - value  # Python floats: an overflow (1e308 - -1e308) is inf, silently
+                    self.succ.append((f, cr, gain if math.isfinite(gain) else 1.0))
             self.x[i], self.c[i], self.f[i] = x, c, value
         self.count += 1
         if self.count % self.np == 0 and self.succ:  # SHADE memory update
             fs, crs, w = (np.array(a) for a in zip(*self.succ))
-            w = w / w.sum() if w.sum() > 0 else np.full(len(w), 1 / len(w))
+            with np.errstate(over="ignore"):
+                total = w.sum()
+            if not math.isfinite(total):  # gains near 1e308: their sum overflows (weights would be 0)
+                w = w / w.max()
+                total = w.sum()
+            w = w / total if total > 0 else np.full(len(w), 1 / len(w))
             self.mem_f[self.k] = (w * fs**2).sum() / max((w * fs).sum(), 1e-300)  # Lehmer mean
             self.mem_cr[self.k] = (w * crs).sum()
             self.k = (self.k + 1) % len(self.mem_f)

@@ -114,6 +114,15 @@ _C_DECAY = 0.101  # Spall (1998): gamma = 0.101 for the perturbation size c_k = 
 _HELD_STREAM = 1  # trial_rng(seed, 0, stream): the held parameters' draw
 _ATTEMPT_STREAM = 16  # trial_rng(seed, k, stream + attempt): Δ and restarts of iteration k
 _MAX_CACHES = 8
+#: Largest gradient entry Adam is fed, so ``g * g`` stays finite (a larger one made the second
+#: moment inf, and every later step 0 or NaN); an entry beyond it counts by its sign only.
+_G_MAX = 1e150
+
+
+def _tame(g: np.ndarray) -> np.ndarray:
+    """A gradient Adam can take: non-finite entries (an overflowed difference of two values, say
+    1e308 and -1e308) become 0, and magnitudes are capped at ``_G_MAX``. Unchanged below 1e150."""
+    return np.clip(np.where(np.isfinite(g), g, 0.0), -_G_MAX, _G_MAX)
 
 
 def _real(name: str, value: Any) -> float:
@@ -530,17 +539,20 @@ class GradientSampler(IntersectionSpace, DerivedCaches, Sampler):
         g = np.zeros(layout.d)
         if kind == "fd":
             diff = (pts[1::2] - pts[2::2]).diagonal()  # 2 c per coordinate
-            return (values[1::2] - values[2::2]) / diff
+            with np.errstate(over="ignore", invalid="ignore"):  # values near +-1.8e308
+                return _tame((values[1::2] - values[2::2]) / diff)
         if kind == "spsa":
             diff = pts[1] - pts[2]  # 2 c Δ
-            g = (values[1] - values[2]) / diff
+            with np.errstate(over="ignore", invalid="ignore"):
+                g = (values[1] - values[2]) / diff
             if self.estimator in ("spsa", "fd"):
-                return g
+                return _tame(g)
         if user:
             have = np.array([n in user for n in layout.cont])
             gx = np.array([user.get(n, 0.0) for n in layout.cont])
             # chain rule: d/du = d/dx * dx/du; dx/du = span (linear) or x * span (log: x = exp(lo + u span))
             xv = np.array([float(v) for v in layout.keys(x)[0]])
-            gu = gx * layout.span * np.where(layout.log, xv, 1.0)
+            with np.errstate(over="ignore", invalid="ignore"):
+                gu = gx * layout.span * np.where(layout.log, xv, 1.0)
             g = np.where(have, gu, g)
-        return np.where(np.isfinite(g), g, 0.0)
+        return _tame(g)

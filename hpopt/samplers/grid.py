@@ -27,10 +27,14 @@ import numpy as np
 from hpopt.distributions import Categorical, Distribution
 from hpopt.errors import SearchSpaceExhausted
 from hpopt.records import FrozenTrial
-from hpopt.rng import resolve_seed
+from hpopt.rng import resolve_seed, trial_rng
 from hpopt.samplers.base import PLAN_KEY, History, Sampler, TrialInfo
 
 __all__ = ["GridSampler"]
+
+#: Largest shuffled grid whose whole visiting order is drawn up front (a seeded permutation);
+#: a larger one starts each trial's walk at a point drawn from ``(seed, trial number)``.
+_EAGER_MAX = 2**20
 
 
 def _loose(v: Any) -> tuple[str, Any]:
@@ -80,11 +84,15 @@ class GridSampler(Sampler):
         self.n_points = math.prod(self._sizes)
         self.seed = resolve_seed(seed)
         self.shuffle = bool(shuffle)
-        order = np.arange(self.n_points)
-        if self.shuffle:
-            order = np.random.default_rng(self.seed).permutation(self.n_points)
-        self._order = order.tolist()
-        self._key_to_index = {self._key(self._point(i)): i for i in range(self.n_points)}
+        # Nothing here grows with the number of points (a grid of 10 parameters with 10 values each
+        # has 10**10 of them): a point's index is found parameter by parameter (mixed radix, the
+        # last parameter fastest), and only a shuffled grid up to _EAGER_MAX points keeps a list.
+        self._lookup = [
+            {_loose(c): r for r, c in enumerate(d.choices)} for d in self._dists.values()
+        ]
+        self._order: list[int] | None = None
+        if self.shuffle and self.n_points <= _EAGER_MAX:
+            self._order = np.random.default_rng(self.seed).permutation(self.n_points).tolist()
 
     def __repr__(self) -> str:
         return f"GridSampler({ {n: list(d.choices) for n, d in self._dists.items()} })"
@@ -101,20 +109,41 @@ class GridSampler(Sampler):
             out.append(dist.choices[r])
         return tuple(reversed(out))
 
-    @staticmethod
-    def _key(point: Sequence[Any]) -> tuple[tuple[str, Any], ...]:
-        return tuple(_loose(v) for v in point)
-
     def _index_of(self, trial: FrozenTrial) -> int | None:
         source: Mapping[str, Any] = trial.params
         if not all(n in source for n in self._names):
             source = trial.system_attrs.get(PLAN_KEY) or {}
             if not all(n in source for n in self._names):
                 return None
-        try:
-            return self._key_to_index.get(self._key([source[n] for n in self._names]))
-        except TypeError:
+        index = 0
+        for name, size, lookup in zip(self._names, self._sizes, self._lookup):
+            try:
+                r = lookup.get(_loose(source[name]))
+            except (TypeError, ValueError):
+                return None
+            if r is None:
+                return None
+            index = index * size + r
+        return index
+
+    def _first_free(self, taken: set[int], number: int) -> int | None:
+        """The next point to visit: the first one not taken in the visiting order.
+
+        A shuffled grid beyond ``_EAGER_MAX`` points starts from a point drawn by ``(seed, number)``
+        and walks on from there (cyclically); the walk ends within ``len(taken) + 1`` steps.
+        """
+        if self._order is not None:
+            return next((i for i in self._order if i not in taken), None)
+        if len(taken) >= self.n_points:
             return None
+        start = 0
+        if self.shuffle:  # a uniform index, digit by digit (n_points may exceed 2**64)
+            rng = trial_rng(self.seed, number)
+            for size in self._sizes:
+                start = start * size + int(rng.integers(size))
+        while start in taken:
+            start = (start + 1) % self.n_points
+        return start
 
     def _taken(self, history: History) -> set[int]:
         taken = set()
@@ -137,7 +166,7 @@ class GridSampler(Sampler):
         if unknown:
             raise ValueError(f"parameters {unknown} are not in the grid {self._names}.")
         taken = self._taken(history)
-        index = next((i for i in self._order if i not in taken), None)
+        index = self._first_free(taken, trial.number)
         if index is None:
             raise SearchSpaceExhausted(
                 f"all {self.n_points} grid points have been taken; the grid is exhausted."

@@ -290,7 +290,8 @@ class NSGAIISampler(ReplaySampler):
         if self.constraints_func is None:
             return 0.0
         values = constraint_values(self.constraints_func, trial)
-        return float(np.maximum(values, 0.0).sum())
+        with np.errstate(over="ignore"):  # violations of 1e308 each: inf in total, without a warning
+            return float(np.maximum(values, 0.0).sum())
 
     def _propose(self, run: _Run, number: int) -> tuple[np.ndarray, np.ndarray]:
         return run.propose(number)

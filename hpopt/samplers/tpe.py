@@ -306,7 +306,12 @@ def _front_ranks(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     finite = np.where(np.isfinite(f), f, np.nan)
     lo, hi = np.nanmin(finite, axis=0), np.nanmax(finite, axis=0)
     lo, hi = np.nan_to_num(lo), np.nan_to_num(hi)
-    g = np.clip((np.nan_to_num(f, posinf=hi, neginf=lo) - lo) / np.where(hi > lo, hi - lo, 1.0), 0, 1)
+    # an objective spanning more than 1.8e308 (-1e308 to 1e308) is halved first, exactly, so its
+    # range stays finite (else every crowding distance on it is NaN); others are left as they are
+    with np.errstate(over="ignore"):
+        sc = np.where(np.isfinite(hi - lo), 1.0, 0.5)
+    lo_s, span = lo * sc, hi * sc - lo * sc
+    g = np.clip((np.nan_to_num(f, posinf=hi, neginf=lo) * sc - lo_s) / np.where(hi > lo, span, 1.0), 0, 1)
     crowd = np.zeros(n)
     for k in range(r + 1):
         idx = np.flatnonzero(rank == k)
