@@ -21,10 +21,15 @@ from hpopt.samplers.tpe import TPESampler
 
 @pytest.fixture(autouse=True)
 def _quiet() -> Any:
-    logging.getLogger("hpopt").setLevel(logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
+    logger = logging.getLogger("hpopt")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 # -- TPE: a fresh sampler (a resumed study) proposes what the original process proposes ------------
