@@ -77,7 +77,7 @@ def _worker_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objective", required=True, help="the objective as module:function")
     p.add_argument("--n-trials", type=int, default=None, help="trials this worker runs")
     p.add_argument("--timeout", type=float, default=None, help="seconds after which no trial starts")
-    p.add_argument("--sampler", default=None, help="registered sampler name (default: random)")
+    p.add_argument("--sampler", default=None, help="registered sampler name (default: auto)")
     p.add_argument("--seed", type=int, default=None, help="sampler seed")
     p.add_argument("--direction", default=None, choices=["minimize", "maximize"])
     p.add_argument("--heartbeat-interval", type=float, default=None, help="seconds between heartbeats")

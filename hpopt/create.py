@@ -169,11 +169,12 @@ def load_study(
     return Study(store, sid, the_sampler, the_pruner, heartbeat_interval=beat[0])
 
 
-def _refuse_missing_store(study_name: str, storage: Any) -> None:
-    """StudyNotFoundError for a storage URL that holds no store at all, before opening it (which
-    would create an empty SQLite file, or hpopt's tables in a PostgreSQL database)."""
+def _missing_store(storage: Any) -> str | None:
+    """Why a storage URL holds no store at all ("there is no SQLite storage at ..."), found without
+    opening it (which would create an empty SQLite file, or hpopt's tables in a PostgreSQL
+    database); None when it may hold one (or is no URL, or a malformed one: open_storage names that)."""
     if not isinstance(storage, str):
-        return
+        return None
     scheme = storage.partition("://")[0].split("+")[0].lower()
     if scheme == "sqlite":
         from hpopt.storage.sqlite import SQLiteBackend
@@ -181,18 +182,22 @@ def _refuse_missing_store(study_name: str, storage: Any) -> None:
         try:
             path = SQLiteBackend.path_from_url(storage.split("?", 1)[0])
         except ValueError:
-            return  # a malformed URL: open_storage names the problem
+            return None
         if not os.path.exists(path):
-            raise StudyNotFoundError(
-                f"no study named {study_name!r}: there is no SQLite storage at {path!r}."
-            )
+            return f"there is no SQLite storage at {path!r}"
     elif scheme in ("postgresql", "postgres"):
         from hpopt.storage.postgres import holds_store
 
         if not holds_store(storage):
-            raise StudyNotFoundError(
-                f"no study named {study_name!r}: the database {redact_url(storage)} holds no hpopt storage."
-            )
+            return f"the database {redact_url(storage)} holds no hpopt storage"
+    return None
+
+
+def _refuse_missing_store(study_name: str, storage: Any) -> None:
+    """StudyNotFoundError for a storage URL that holds no store at all, before opening it."""
+    why = _missing_store(storage)
+    if why is not None:
+        raise StudyNotFoundError(f"no study named {study_name!r}: {why}.")
 
 
 def _heartbeat_settings(
@@ -267,13 +272,18 @@ def delete_study(study_name: str, storage: Any) -> None:
 
     Raises:
         TypeError, ValueError: ``study_name`` is not a valid name (as for :func:`load_study`).
-        StudyNotFoundError: No study of that name.
+        StudyNotFoundError: No study of that name (a storage URL that holds no store is left
+            uncreated).
     """
     check_name("study", study_name)
+    _refuse_missing_store(study_name, storage)
     open_storage(storage).delete_study(study_name)
 
 
 def study_names(storage: Any) -> list[str]:
-    """Names of the studies in a storage."""
+    """Names of the studies in a storage (``[]`` for a storage URL that holds no store yet, which
+    is left uncreated)."""
+    if _missing_store(storage) is not None:
+        return []
     return open_storage(storage).study_names()
 

@@ -75,6 +75,14 @@ def _integral(name: str, value: Any) -> int:
     raise TypeError(f"`{name}` must be an integer, but got {value!r} ({type(value).__name__}).")
 
 
+def _flag(name: str, value: Any) -> bool:
+    """Return ``value`` as a bool; only ``True``/``False`` (numpy's included) are accepted, so that
+    ``log="no"`` is refused instead of read as a true value."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"`{name}` must be True or False, but got {value!r} ({type(value).__name__}).")
+
+
 #: Largest int that converts to a finite float (``float(MAX_FLOAT_INT + 2**970)`` overflows).
 MAX_FLOAT_INT = int(np.finfo(np.float64).max)
 
@@ -129,7 +137,7 @@ class Float:
         step: Grid spacing; cannot be combined with ``log``.
 
     Raises:
-        TypeError: A bound or step is not a real number.
+        TypeError: A bound or step is not a real number, or ``log`` is not a bool.
         ValueError: Non-finite bounds, ``low > high``, ``log`` with ``low <= 0``, ``step <= 0``, or
             ``step`` together with ``log``.
 
@@ -146,7 +154,7 @@ class Float:
     def __attrs_post_init__(self) -> None:
         low, high = _real("low", self.low), _real("high", self.high)
         _check_order(low, high)
-        log = bool(self.log)
+        log = _flag("log", self.log)
         step = self.step
         if log and low <= 0.0:
             raise ValueError(f"`low > 0` must hold when log=True, but got low={low!r}.")
@@ -271,7 +279,7 @@ class Int:
         step: Grid spacing, a positive integer.
 
     Raises:
-        TypeError: Non-integral bounds or step.
+        TypeError: Non-integral bounds or step, or ``log`` is not a bool.
         ValueError: ``low > high``, ``log`` with ``low < 1``, ``step <= 0``, ``step != 1`` with ``log``.
 
     Example:
@@ -293,7 +301,7 @@ class Int:
                 f"`|low|, |high| <= 2**53` must hold (larger integers are not exact as floats), "
                 f"but got (low={low}, high={high})."
             )
-        log = bool(self.log)
+        log = _flag("log", self.log)
         if step <= 0:
             raise ValueError(f"`step > 0` must hold, but got step={step!r}.")
         if log and low < 1:
@@ -502,13 +510,17 @@ def distribution_from_json(data: dict[str, Any]) -> Distribution:
         ValueError: ``data`` is not a distribution record.
     """
     kind = data.get("type") if isinstance(data, dict) else None
-    if kind == "float":
-        return Float(data["low"], data["high"], log=data["log"], step=data["step"])
-    if kind == "int":
-        return Int(data["low"], data["high"], log=data["log"], step=data["step"])
+    keys = {"float": ("low", "high", "log", "step"), "int": ("low", "high", "log", "step"),
+            "categorical": ("choices",)}.get(kind)  # type: ignore[arg-type]
+    if keys is None:
+        raise ValueError(f"not a distribution record: {data!r}")
+    missing = [k for k in keys if k not in data]
+    if missing:
+        raise ValueError(f"not a distribution record: a {kind!r} record needs {missing}, but got {data!r}")
     if kind == "categorical":
         return Categorical(data["choices"])
-    raise ValueError(f"not a distribution record: {data!r}")
+    cls = Float if kind == "float" else Int
+    return cls(data["low"], data["high"], log=data["log"], step=data["step"])
 
 
 def check_compatible(name: str, old: Distribution, new: Distribution) -> None:

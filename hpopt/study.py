@@ -630,12 +630,24 @@ class Study:
 
     @property
     def best_value(self) -> float:
-        """The best objective value (single objective)."""
+        """The best objective value (single objective).
+
+        Raises:
+            RuntimeError: The study has several objectives (use ``best_trials``).
+            ValueError: No trial is COMPLETE yet.
+        """
+        self._single("best_value")
         return self.best_trial.values[0]
 
     @property
     def best_params(self) -> dict[str, Any]:
-        """The parameters of the best trial (single objective)."""
+        """The parameters of the best trial (single objective).
+
+        Raises:
+            RuntimeError: The study has several objectives (use ``best_trials``).
+            ValueError: No trial is COMPLETE yet.
+        """
+        self._single("best_params")
         return dict(self.best_trial.params)
 
     @property

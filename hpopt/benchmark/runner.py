@@ -326,8 +326,8 @@ def run(
             seed and ``n_trials``) are not run again.
         time_cap: Seconds per run; the run stops asking at the cap (``status "timeout"``) and
             is killed at 1.5 x the cap + 30 s. None for no cap.
-        start_method: ``"fork"`` (default where available) or ``"spawn"``; with ``spawn``,
-            problems are looked up by name in the child.
+        start_method: ``"fork"`` (default where available), ``"spawn"`` or ``"forkserver"``;
+            with the last two, problems are looked up by name in the child.
         retry_failed: Also re-run runs recorded as failed.
         progress: ``progress(done, total, record)`` after each run.
 

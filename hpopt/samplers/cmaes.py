@@ -88,7 +88,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -573,6 +573,10 @@ class CmaEsSampler(GroupedFallback, ReplaySampler):
     def _check_warm(trials: Sequence[FrozenTrial] | None) -> list[FrozenTrial] | None:
         if trials is None:
             return None
+        if isinstance(trials, (str, bytes, Mapping)) or not isinstance(trials, Iterable):
+            raise TypeError(
+                f"`warm_start_trials` must be a non-empty list of FrozenTrial, but got {trials!r}."
+            )
         trials = list(trials)
         if not trials or not all(isinstance(t, FrozenTrial) for t in trials):
             raise TypeError("`warm_start_trials` must be a non-empty list of FrozenTrial.")

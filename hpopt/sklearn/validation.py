@@ -463,6 +463,9 @@ def nested_cross_validate(
     from hpopt.sklearn.search import SearchCV
 
     n_trials = _count("n_trials", n_trials, 1)
+    for cv_name, cv_value in (("outer_cv", outer_cv), ("inner_cv", inner_cv)):
+        if isinstance(cv_value, numbers.Integral) and not isinstance(cv_value, bool):
+            _count(cv_name, cv_value, 2)  # named here, not as choose_cv's n_splits
     if isinstance(scoring, (list, tuple, set, dict)):
         raise ValueError(
             "`scoring` must be one metric (None, a name or a callable) for nested CV: the gap compares "
