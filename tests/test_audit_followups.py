@@ -187,3 +187,17 @@ def test_tell_by_number_from_another_handle_keeps_what_the_asking_handle_wrote(t
     trial.beat()
     done = other.tell(trial.number, 1.0)
     assert done.params == {"x": x} and done.state is hpopt.TrialState.COMPLETE
+
+
+def test_flags_of_tell_and_enqueue_must_be_bools() -> None:
+    """skip_if_finished='no' and skip_if_exists='no' were read as True; refused before anything."""
+    study = hpopt.create_study(sampler="random", seed=0)
+    trial = study.ask()
+    with pytest.raises(TypeError, match="skip_if_finished"):
+        study.tell(trial, 1.0, skip_if_finished="no")
+    assert study.trials[0].state is hpopt.TrialState.RUNNING
+    with pytest.raises(TypeError, match="skip_if_exists"):
+        study.enqueue_trial({"x": 1.0}, skip_if_exists="no")
+    assert len(study.trials) == 1
+    study.tell(trial, 1.0, skip_if_finished=False)
+    assert study.enqueue_trial({"x": 1.0}, skip_if_exists=True) is not None
