@@ -43,10 +43,14 @@ def curve(trial: FrozenTrial, sign: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     inter = trial.intermediate_values
     if not inter:
         return _NO_STEPS, np.empty((0, len(sign)))
-    steps = np.fromiter(inter.keys(), dtype=np.int64, count=len(inter))
-    values = np.array(
-        [v if isinstance(v, (tuple, list)) else (v,) for v in inter.values()], dtype=float
-    ).reshape(len(inter), -1)
+    n = len(inter)
+    steps = np.fromiter(inter.keys(), dtype=np.int64, count=n)
+    try:  # one objective: plain floats, read without a Python list (pruners call this per report)
+        values = np.fromiter(inter.values(), dtype=float, count=n).reshape(n, 1)
+    except (TypeError, ValueError):  # one value per objective
+        values = np.array(
+            [v if isinstance(v, (tuple, list)) else (v,) for v in inter.values()], dtype=float
+        ).reshape(n, -1)
     order = np.argsort(steps, kind="stable")
     return steps[order], to_loss(values[order], sign)
 

@@ -83,8 +83,14 @@ from hpopt.samplers.base import History
 
 __all__ = ["SuccessiveHalvingPruner"]
 
-#: Rungs considered at most (eta ** 64 steps is beyond any training run).
-_MAX_RUNGS = 64
+#: Rungs considered at most. Each rung is at least one step past the previous one, so with a
+#: reduction_factor near 1 they start 1, 2, 3, ...: a cap of 64 stopped every decision after step
+#: 64 (eta 1.05) or 406 (eta 1.1). 4096 rungs reach the largest step (2**63 - 1) for any eta >=
+#: 1.011; for eta >= 2 the first 64 already did.
+_MAX_RUNGS = 4096
+#: Rungs that give the curve model its grid (a point per grid step a trial reached; 64, as when
+#: that was the cap on rungs, keeps every trial well under the model's MAX_POINTS).
+_GRID_RUNGS = 64
 _RANK_BY = ("observed", "forecast")
 
 
@@ -305,7 +311,7 @@ class SuccessiveHalvingPruner(CachingPruner):
             if cache.data.get("fc_key") != key:
                 fit = [trials[int(i)] for i in numbers]
                 deepest = max(int(max(t.intermediate_values)) for t in fit)
-                grid = self.rung_steps(deepest, bracket=0)
+                grid = self.rung_steps(deepest, bracket=0)[:_GRID_RUNGS]
                 model = fit_curve_gp(fit, cache.sign, grid, self.max_resource)
                 cache.data["fc_key"] = key
                 cache.data["fc_model"] = (model, model.members if model else frozenset(), {})

@@ -268,6 +268,8 @@ def fit_curve_gp(trials: Sequence[FrozenTrial], sign: np.ndarray, grid: Sequence
             continue
         chosen.append(i)
         total += len(pts[i][0])
+    if not chosen:  # every trial alone has more points than the fit takes
+        return None
     names = numeric_names([trials[i] for i in chosen])
     xs = np.concatenate([np.repeat(encode(trials[i], names)[None, :], len(pts[i][0]), axis=0)
                          for i in chosen])
@@ -284,9 +286,12 @@ def fit_curve_gp(trials: Sequence[FrozenTrial], sign: np.ndarray, grid: Sequence
     s = np.log(np.maximum(steps, 1.0)) / log_t
     y = np.minimum(loss, cap)
     basis = _basis(s)
-    beta = np.linalg.lstsq(basis, y, rcond=None)[0]
-    r = y - basis @ beta
-    scale = float(r.std())
+    # Losses beyond about 1e154 overflow the fit (the std squares them): no model, silently (the
+    # observed rule decides), instead of numpy warnings from inside the pruner.
+    with np.errstate(over="ignore", invalid="ignore"):
+        beta = np.linalg.lstsq(basis, y, rcond=None)[0]
+        r = y - basis @ beta
+        scale = float(r.std())
     if not math.isfinite(scale) or scale < 1e-12 * max(1.0, float(np.abs(y).max())):
         return None
     r = r / scale

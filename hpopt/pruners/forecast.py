@@ -49,13 +49,23 @@ import math
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from hpopt.pruners._util import CachingPruner, StudyCache, check_int, check_real, curve, previous_step
+from hpopt.pruners._util import (
+    CachingPruner,
+    StudyCache,
+    check_int,
+    check_real,
+    curve,
+    previous_step,
+    to_loss,
+)
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.samplers.base import History
 
 __all__ = ["ForecastPruner"]
 
-_MAX_CHECKS = 64
+#: Checkpoints considered at most (as successive halving's rungs: 64 stopped every decision after
+#: step 64 with reduction_factor 1.05, 406 with 1.1).
+_MAX_CHECKS = 4096
 
 
 class ForecastPruner(CachingPruner):
@@ -150,6 +160,11 @@ class ForecastPruner(CachingPruner):
             return self.top
         z = _score_of(own, at)
         zq = float(ndtri(self.top))
+        if own <= float(at.min()):
+            # First at this step (ties included): n finished trials cannot place it finer than
+            # about 1/(n+1), so it is never scored outside the best `top` (with a `top` below
+            # that resolution, or tied with the best, the best trial so far was pruned).
+            z = min(z, zq)
         return float(ndtr((zq - rho * z) / math.sqrt(max(1.0 - rho * rho, 1e-12))))
 
     def prune(self, history: History, trial: FrozenTrial) -> bool:
@@ -174,8 +189,9 @@ class ForecastPruner(CachingPruner):
         steps, loss = curve(trial, cache.sign)
         if len(steps) == 0:
             return
-        final = float(trial.values[0] * cache.sign[0])
-        final = final if math.isfinite(final) else float(loss[-1, 0])
+        # As a loss (an infinite final value is capped like an infinite report: +inf is the
+        # worst final, not replaced by the trial's last report, which may be its best).
+        final = float(to_loss(np.array([trial.values[:1]]), cache.sign)[0, 0])
         cache.data.setdefault("runs", []).append((steps, loss[:, 0].copy(), final))
 
 

@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 from hpopt.pruners._util import check_int
 from hpopt.pruners.asha import SuccessiveHalvingPruner
@@ -95,7 +96,10 @@ class HyperbandPruner(SuccessiveHalvingPruner):
             math.ceil((s_max + 1) / (s_max - b + 1) * eta ** (s_max - b) - 1e-9)
             for b in range(self.n_brackets)
         ]
-        self._cycle = _interleave(self.bracket_shares)
+        # The cycle has sum(bracket_shares) positions (about eta**s_max: 6e8 for a max_resource
+        # of 10**9), so it is generated lazily, up to the largest position asked for.
+        self._period = sum(self.bracket_shares)
+        self._cycle: list[int] = []
 
     def __repr__(self) -> str:
         return (
@@ -111,23 +115,32 @@ class HyperbandPruner(SuccessiveHalvingPruner):
             TypeError, ValueError: Not a non-negative int.
         """
         trial_number = check_int("trial_number", trial_number, 0)
-        return self._cycle[trial_number % len(self._cycle)]
+        pos = trial_number % self._period
+        if pos >= len(self._cycle):  # the cycle is only appended to: a prefix is always valid
+            with self._lock:
+                n = len(self._cycle)
+                if pos >= n:
+                    length = min(self._period, max(pos + 1, 2 * n, 1024))
+                    _extend_cycle(self._cycle, self.bracket_shares, length)
+        return self._cycle[pos]
 
     def _rate(self, bracket: int) -> int:
         return bracket
 
 
-def _interleave(shares: list[int]) -> list[int]:
-    """A cycle holding ``shares[b]`` copies of each ``b``, spread evenly (smooth weighted
-    round-robin: each turn every bracket gains its share, the richest is picked and pays the
-    total)."""
+def _extend_cycle(cycle: list[int], shares: list[int], length: int) -> None:
+    """Append to ``cycle`` until it holds ``length`` positions of a cycle holding ``shares[b]``
+    copies of each ``b``, spread evenly (smooth weighted round-robin: each turn every bracket
+    gains its share, the richest is picked, the lowest on ties, and pays the total). The credits
+    after ``k`` turns are ``k * share - total * picks``, so they are rebuilt from the cycle itself
+    (no other state to keep in step with it, pickled or not)."""
     total = sum(shares)
-    credit = [0] * len(shares)
-    cycle = []
-    for _ in range(total):
+    picks = Counter(cycle)
+    credit = [len(cycle) * w - total * picks[b] for b, w in enumerate(shares)]
+    brackets = range(len(shares))
+    while len(cycle) < length:
         for b, w in enumerate(shares):
             credit[b] += w
-        pick = max(range(len(shares)), key=lambda b: (credit[b], -b))
+        pick = max(brackets, key=lambda b: (credit[b], -b))
         credit[pick] -= total
         cycle.append(pick)
-    return cycle

@@ -67,8 +67,8 @@ class PercentilePruner(CachingPruner):
 
     Args:
         percentile: In ``[0, 100]``; the trial survives when its best loss is within the best
-            ``percentile`` percent of the reference (0 keeps only the best so far, 100 never
-            prunes a finite value).
+            ``percentile`` percent of the reference (0 keeps only a value at least as good as
+            the best reference value, 100 one at least as good as the worst).
         n_startup_trials: COMPLETE trials needed before anything is pruned (``>= 0``).
         n_warmup_steps: Steps below this are never pruned (``>= 0``).
         interval_steps: Check every this many steps after the warm-up (``>= 1``).
