@@ -352,8 +352,11 @@ def check_pruner(
         invalid_settings: Settings the pruner must refuse at construction.
 
     Raises:
+        TypeError: ``make_pruner`` is not callable (before any check runs).
         AssertionError: One or more checks failed (all failures listed).
     """
+    if not callable(make_pruner):
+        raise TypeError(f"`make_pruner` must be callable as make_pruner(**overrides), got {make_pruner!r}.")
     failures = []
     for name, check in pruner_checks(make_pruner, invalid_settings=invalid_settings):
         try:

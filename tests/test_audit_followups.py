@@ -201,3 +201,11 @@ def test_flags_of_tell_and_enqueue_must_be_bools() -> None:
     assert len(study.trials) == 1
     study.tell(trial, 1.0, skip_if_finished=False)
     assert study.enqueue_trial({"x": 1.0}, skip_if_exists=True) is not None
+
+
+def test_check_pruner_refuses_a_non_callable_factory_up_front() -> None:
+    """It failed every check with one AssertionError each, instead of naming the argument."""
+    from hpopt.testing import check_pruner
+
+    with pytest.raises(TypeError, match="make_pruner"):
+        check_pruner(3)  # type: ignore[arg-type]
