@@ -88,6 +88,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import math
 import numbers
 import threading
@@ -99,7 +100,14 @@ import numpy as np
 from hpopt.distributions import Distribution, Float
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
-from hpopt.samplers.base import DerivedCaches, History, Sampler, TrialInfo, running_params
+from hpopt.samplers.base import (
+    DerivedCaches,
+    History,
+    Sampler,
+    TrialInfo,
+    running_params,
+    unseen_trials,
+)
 from hpopt.samplers.replay import Intersection, IntersectionSpace, check_fallback, space_key
 from hpopt.transform import SpaceTransform
 
@@ -175,6 +183,12 @@ class _Layout:
         # trial number -> (key of its continuous values, state, loss, user gradient) for matching trials
         self.trials: dict[int, tuple[tuple[float, ...], int, float, dict[str, float] | None]] = {}
         self.skipped: set[int] = set()
+        # Kept up to date as trials are indexed (not rebuilt per ask, which cost O(all trials) of
+        # Python work each time): the indexed numbers per key in increasing order, every number
+        # indexed or skipped, and whether some indexed trial has a user gradient.
+        self.by_key: dict[tuple[float, ...], list[int]] = {}
+        self.seen: set[int] = set()
+        self.user_seen = False
         self.version = -1
         self.checkpoint: _State | None = None
 
@@ -375,14 +389,15 @@ class GradientSampler(IntersectionSpace, DerivedCaches, Sampler):
             if layout.version == version or layout.d == 0:
                 return layout
             sign = -1.0 if history.directions[0] == "maximize" else 1.0
-            for t in fin:
-                if t.number in layout.trials or t.number in layout.skipped:
-                    continue
+            for t in unseen_trials(fin, layout.seen):  # only the trials new since last time
+                layout.seen.add(t.number)
                 entry = self._entry(layout, t, sign)
                 if entry is None:
                     layout.skipped.add(t.number)
                 else:
                     layout.trials[t.number] = entry
+                    bisect.insort(layout.by_key.setdefault(entry[0], []), t.number)
+                    layout.user_seen = layout.user_seen or bool(entry[3])
             layout.version = version
             return layout
 
@@ -431,19 +446,19 @@ class GradientSampler(IntersectionSpace, DerivedCaches, Sampler):
         gradient appeared: then it starts over (same result, more work). A new, higher-numbered
         match of a resolved point (an iterate that did not move) changes nothing there.
         """
-        with self._lock:
-            trials = dict(layout.trials)
-            ck = layout.checkpoint
-        by_key: dict[tuple[float, ...], list[int]] = {}
-        for number in sorted(trials):
-            by_key.setdefault(trials[number][0], []).append(number)
         running: dict[tuple[float, ...], int] = {}
-        for t in history.running():
+        for t in history.running():  # read before the lock (the storage may hold its own)
             params = running_params(t)
             key = layout.key_of(params)
             if key is not None:
                 running[key] = running.get(key, 0) + 1
-        user_seen = any(tr[3] for tr in trials.values())
+        with self._lock:  # the replay reads the layout's index in place, so it holds the lock
+            return self._replay_locked(layout, running)
+
+    def _replay_locked(self, layout: _Layout, running: Mapping[tuple[float, ...], int]) -> _Plan:
+        trials, by_key = layout.trials, layout.by_key
+        ck = layout.checkpoint
+        user_seen = layout.user_seen
         st = None
         if ck is not None and ck.user_seen == user_seen and ck.known.issubset(trials):
             top = max(ck.known, default=-1)
@@ -482,8 +497,7 @@ class GradientSampler(IntersectionSpace, DerivedCaches, Sampler):
             missing = [i for i, f in enumerate(firsts) if f is None]
             if missing:
                 st.known = set(trials)
-                with self._lock:
-                    layout.checkpoint = st
+                layout.checkpoint = st
                 role = min(missing, key=lambda i: (running.get(keys[i], 0), i))
                 return _Plan(k, x, pts[role], role)
             st.resolved.update(keys)

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,13 +29,16 @@ from hpopt.distributions import Categorical, Distribution
 from hpopt.errors import SearchSpaceExhausted
 from hpopt.records import FrozenTrial
 from hpopt.rng import resolve_seed, trial_rng
-from hpopt.samplers.base import PLAN_KEY, History, Sampler, TrialInfo
+from hpopt.samplers.base import PLAN_KEY, DerivedCaches, History, Sampler, TrialInfo, unseen_trials
 
 __all__ = ["GridSampler"]
 
 #: Largest shuffled grid whose whole visiting order is drawn up front (a seeded permutation);
 #: a larger one starts each trial's walk at a point drawn from ``(seed, trial number)``.
 _EAGER_MAX = 2**20
+
+#: Studies whose taken points one sampler keeps (the oldest is dropped beyond this).
+_MAX_CACHES = 8
 
 
 def _loose(v: Any) -> tuple[str, Any]:
@@ -44,7 +48,25 @@ def _loose(v: Any) -> tuple[str, Any]:
     return ("num", float(v))
 
 
-class GridSampler(Sampler):
+class _Taken:
+    """The grid points one study's finished trials took, folded in once per trial.
+
+    Finished trials never change or go away, so ``done`` only grows: each ask reads only the
+    trials finished since the last one, and ``cursor`` (a position in the visiting order before
+    which every point is in ``done``) only moves forward. Without it a 5,000-trial grid study
+    spent 1.5 ms per ask re-reading every trial and re-walking the taken prefix (O(n^2) in all).
+    """
+
+    __slots__ = ("history", "seen", "done", "cursor")
+
+    def __init__(self, history: History) -> None:
+        self.history = history
+        self.seen: set[int] = set()
+        self.done: set[int] = set()
+        self.cursor = 0
+
+
+class GridSampler(DerivedCaches, Sampler):
     """Every combination of the listed values, each once.
 
     Args:
@@ -56,6 +78,8 @@ class GridSampler(Sampler):
         ValueError: Empty grid, empty or duplicated value lists.
         TypeError: ``search_space`` not a mapping of names to lists.
     """
+
+    _derived = ("_caches",)
 
     def __init__(
         self,
@@ -93,6 +117,8 @@ class GridSampler(Sampler):
         self._order: list[int] | None = None
         if self.shuffle and self.n_points <= _EAGER_MAX:
             self._order = np.random.default_rng(self.seed).permutation(self.n_points).tolist()
+        self._caches: dict[int, _Taken] = {}
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"GridSampler({ {n: list(d.choices) for n, d in self._dists.items()} })"
@@ -126,35 +152,69 @@ class GridSampler(Sampler):
             index = index * size + r
         return index
 
-    def _first_free(self, taken: set[int], number: int) -> int | None:
+    def _first_free(self, cache: _Taken, extra: set[int], number: int) -> int | None:
         """The next point to visit: the first one not taken in the visiting order.
 
-        A shuffled grid beyond ``_EAGER_MAX`` points starts from a point drawn by ``(seed, number)``
-        and walks on from there (cyclically); the walk ends within ``len(taken) + 1`` steps.
+        Taken means in ``cache.done`` (finished trials) or ``extra`` (running trials, disjoint
+        from ``done``). A shuffled grid beyond ``_EAGER_MAX`` points starts from a point drawn by
+        ``(seed, number)`` and walks on from there (cyclically); the walk ends within
+        ``len(taken) + 1`` steps. Called under ``self._lock``.
         """
-        if self._order is not None:
-            return next((i for i in self._order if i not in taken), None)
-        if len(taken) >= self.n_points:
+        done = cache.done
+        if len(done) + len(extra) >= self.n_points:
             return None
-        start = 0
+        order = self._order
+        if order is not None:
+            p = cache.cursor  # every point of order[:p] is done
+            while p < len(order) and order[p] in done:
+                p += 1
+            cache.cursor = p
+            for q in range(p, len(order)):
+                if order[q] not in extra and order[q] not in done:
+                    return order[q]
+            return None
         if self.shuffle:  # a uniform index, digit by digit (n_points may exceed 2**64)
             rng = trial_rng(self.seed, number)
+            start = 0
             for size in self._sizes:
                 start = start * size + int(rng.integers(size))
-        while start in taken:
+        else:
+            while cache.cursor in done:  # every index below the cursor is done
+                cache.cursor += 1
+            start = cache.cursor
+        while start in done or start in extra:
             start = (start + 1) % self.n_points
         return start
 
-    def _taken(self, history: History) -> set[int]:
-        taken = set()
-        for t in (*history.finished(), *history.running()):
+    def _taken(
+        self, history: History, finished: Sequence[FrozenTrial], running: Sequence[FrozenTrial]
+    ) -> tuple[_Taken, set[int]]:
+        """The study's cache, caught up with ``finished``, and the points of the ``running``
+        trials that no finished trial took. Called under ``self._lock``; the history is read
+        before taking it (the storage may call the sampler while holding its own lock)."""
+        key = id(history)
+        cache = self._caches.get(key)
+        if cache is None or cache.history is not history:
+            if len(self._caches) >= _MAX_CACHES:
+                self._caches.pop(next(iter(self._caches)))
+            cache = self._caches[key] = _Taken(history)
+        for t in unseen_trials(finished, cache.seen):
+            cache.seen.add(t.number)
             i = self._index_of(t)
             if i is not None:
-                taken.add(i)
-        return taken
+                cache.done.add(i)
+        extra = set()
+        for t in running:
+            i = self._index_of(t)
+            if i is not None and i not in cache.done:
+                extra.add(i)
+        return cache, extra
 
     def is_exhausted(self, history: History) -> bool:
-        return len(self._taken(history)) >= self.n_points
+        finished, running = history.finished(), history.running()
+        with self._lock:
+            cache, extra = self._taken(history, finished, running)
+            return len(cache.done) + len(extra) >= self.n_points
 
     def joint_space(self, history: History) -> dict[str, Distribution]:
         return dict(self._dists)
@@ -165,8 +225,10 @@ class GridSampler(Sampler):
         unknown = [n for n in space if n not in self._dists]
         if unknown:
             raise ValueError(f"parameters {unknown} are not in the grid {self._names}.")
-        taken = self._taken(history)
-        index = self._first_free(taken, trial.number)
+        finished, running = history.finished(), history.running()
+        with self._lock:
+            cache, extra = self._taken(history, finished, running)
+            index = self._first_free(cache, extra, trial.number)
         if index is None:
             raise SearchSpaceExhausted(
                 f"all {self.n_points} grid points have been taken; the grid is exhausted."

@@ -7,6 +7,7 @@ the same object as ``storage=``.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 from hpopt.storage.journal import JournalBackend
@@ -44,3 +45,7 @@ class MemoryBackend(JournalBackend):
 
     def beats(self, sid: int) -> dict[int, float]:
         return dict(self._beats.get(sid, {}))
+
+    def beats_of(self, sid: int, numbers: Collection[int]) -> dict[int, float]:
+        every = self._beats.get(sid, {})
+        return {n: every[n] for n in numbers if n in every}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -305,6 +305,13 @@ class PostgresBackend(JournalBackend):
     def beats(self, sid: int) -> dict[int, float]:
         with self._translate():
             rows = self._conn().execute("SELECT n, t FROM hpopt_beats WHERE s = %s", (sid,)).fetchall()
+        return {int(n): float(t) for n, t in rows}
+
+    def beats_of(self, sid: int, numbers: Collection[int]) -> dict[int, float]:
+        with self._translate():
+            rows = self._conn().execute(
+                "SELECT n, t FROM hpopt_beats WHERE s = %s AND n = ANY(%s)", (sid, list(numbers))
+            ).fetchall()
         return {int(n): float(t) for n, t in rows}
 
     def append(self, ops: list[dict[str, Any]]) -> int:

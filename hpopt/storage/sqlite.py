@@ -20,7 +20,7 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -32,6 +32,8 @@ __all__ = ["SQLiteBackend", "SCHEMA_VERSION"]
 
 #: Version of the on-disk layout; bumped when the layout changes (with an upgrade path).
 SCHEMA_VERSION = 1
+#: Trial numbers per query of ``beats_of`` (old SQLite builds allow 999 bound parameters).
+_BEATS_CHUNK = 500
 #: How long a writer waits for the database lock before giving up (seconds).
 _LOCK_WAIT = 600.0
 
@@ -288,6 +290,18 @@ class SQLiteBackend(JournalBackend):
             lambda: self._conn().execute("SELECT n, t FROM hpopt_beats WHERE s = ?", (sid,)).fetchall()
         )
         return dict(rows)
+
+    def beats_of(self, sid: int, numbers: Collection[int]) -> dict[int, float]:
+        # Primary-key lookups of just these trials (in chunks: SQLite caps bound parameters).
+        wanted = list(numbers)
+        out: dict[int, float] = {}
+        for i in range(0, len(wanted), _BEATS_CHUNK):
+            chunk = wanted[i:i + _BEATS_CHUNK]
+            sql = f"SELECT n, t FROM hpopt_beats WHERE s = ? AND n IN ({','.join('?' * len(chunk))})"
+            out.update(self._retry(
+                lambda sql=sql, chunk=chunk: self._conn().execute(sql, (sid, *chunk)).fetchall()
+            ))
+        return out
 
     def append(self, ops: list[dict[str, Any]]) -> int:
         conn = self._conn()
