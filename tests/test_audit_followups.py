@@ -209,3 +209,34 @@ def test_check_pruner_refuses_a_non_callable_factory_up_front() -> None:
 
     with pytest.raises(TypeError, match="make_pruner"):
         check_pruner(3)  # type: ignore[arg-type]
+
+
+def test_journal_replay_pauses_the_garbage_collector_and_restores_it(tmp_path, monkeypatch) -> None:
+    """Loading replays the journal with the collector off (0.5 s of a 20,000-trial load was
+    collections), and leaves it as it found it, on or off."""
+    import gc
+
+    from hpopt.storage import model as model_module
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    study = hpopt.create_study(storage=url, study_name="s", sampler="random", seed=0)
+    for _ in range(3):
+        t = study.ask({"x": hpopt.Float(0, 1)})
+        study.tell(t, t.params["x"])
+    seen: list[bool] = []
+    original = model_module.Model.apply
+
+    def spy(self, op):
+        seen.append(gc.isenabled())
+        return original(self, op)
+
+    monkeypatch.setattr(model_module.Model, "apply", spy)
+    assert gc.isenabled()
+    assert len(hpopt.load_study("s", url).trials) == 3
+    assert seen and not any(seen) and gc.isenabled()
+    gc.disable()
+    try:
+        hpopt.load_study("s", url)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
