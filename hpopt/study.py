@@ -80,6 +80,8 @@ class Study:
         # reach the store even when the caller keeps only the number (``tell(number, ...)``), and
         # the heartbeat beats them while this process lives.
         self._live: dict[int, Trial] = {}
+        # constraints_func -> trial number -> feasible (finished trials never change)
+        self._feasible_cache: dict[Any, dict[int, bool]] = {}
         self._stop_flag = False
         self._beater = Beater(self, heartbeat_interval) if heartbeat_interval else None
 
@@ -308,7 +310,15 @@ class Study:
         if ft.values is not None:
             text += f" with values {list(ft.values)}"
         text += f" and params {dict(ft.params)}."
-        best = self._storage.best(self._sid) if len(self._history.directions) == 1 else None
+        best = None
+        if len(self._history.directions) == 1:
+            if self._constraints_func() is None:
+                best = self._storage.best(self._sid)
+            else:  # the best feasible trial, as best_trial says (None while no trial is feasible)
+                try:
+                    best = self.best_trial
+                except ValueError:
+                    best = None
         if best is not None:
             text += f" Best is trial {best.number} with value {best.values[0]}."
         return text
@@ -618,19 +628,62 @@ class Study:
         wanted = None if states is None else frozenset(TrialState.parse(s) for s in states)
         return self._storage.trials(self._sid, wanted)
 
+    def _constraints_func(self) -> Callable[[FrozenTrial], Any] | None:
+        """The sampler's ``constraints_func`` (nsga2, gp), or None for an unconstrained study."""
+        func = getattr(self.sampler, "constraints_func", None)
+        return func if callable(func) else None
+
+    def _feasible(self, trials: list[FrozenTrial]) -> list[FrozenTrial]:
+        """``trials`` that satisfy every constraint of the sampler (all when it has none).
+
+        Why: the constraints live in the sampler only, so without this filter ``best_trial`` and
+        ``best_trials`` could return a trial the user declared infeasible.
+        """
+        func = self._constraints_func()
+        if func is None or not trials:
+            return trials
+        from hpopt._checks import constraint_values
+
+        # A finished trial never changes: its verdict is computed once per function (the log
+        # line asks after every trial, which would otherwise cost O(n) calls of the function each).
+        verdicts = self._feasible_cache.setdefault(func, {})
+        out = []
+        for t in trials:
+            ok = verdicts.get(t.number)
+            if ok is None:
+                ok = verdicts[t.number] = bool((constraint_values(func, t) <= 0.0).all())
+            if ok:
+                out.append(t)
+        return out
+
     @property
     def best_trial(self) -> FrozenTrial:
         """The best COMPLETE trial of a single-objective study.
 
+        With a sampler that has a ``constraints_func`` (``gp``), the best trial that satisfies
+        every constraint.
+
         Raises:
             RuntimeError: The study has several objectives (use ``best_trials``).
-            ValueError: No trial is COMPLETE yet.
+            ValueError: No trial is COMPLETE yet, or none of them satisfies the constraints.
         """
         self._single("best_trial")
-        best = self._storage.best(self._sid)
-        if best is None:
+        if self._constraints_func() is None:
+            best = self._storage.best(self._sid)
+            if best is None:
+                raise ValueError(f"study {self.study_name!r} has no COMPLETE trial yet.")
+            return best
+        done = self._storage.trials(self._sid, frozenset({TrialState.COMPLETE}))
+        if not done:
             raise ValueError(f"study {self.study_name!r} has no COMPLETE trial yet.")
-        return best
+        feasible = self._feasible(done)
+        if not feasible:
+            raise ValueError(
+                f"study {self.study_name!r} has {len(done)} COMPLETE trials but none satisfies the "
+                "sampler's `constraints_func` (all its values <= 0)."
+            )
+        sign = 1.0 if self._history.directions[0] == "minimize" else -1.0
+        return feasible[int(np.argmin(np.array([t.values[0] for t in feasible]) * sign))]
 
     @property
     def best_value(self) -> float:
@@ -656,8 +709,12 @@ class Study:
 
     @property
     def best_trials(self) -> list[FrozenTrial]:
-        """The Pareto front: COMPLETE trials no other COMPLETE trial dominates (by number)."""
-        done = self._storage.trials(self._sid, frozenset({TrialState.COMPLETE}))
+        """The Pareto front: COMPLETE trials no other COMPLETE trial dominates (by number).
+
+        With a sampler that has a ``constraints_func`` (``nsga2``, ``gp``), only the trials that
+        satisfy every constraint take part (as in ``best_trial``).
+        """
+        done = self._feasible(self._storage.trials(self._sid, frozenset({TrialState.COMPLETE})))
         if not done:
             return []
         signs = np.array([1.0 if d == "minimize" else -1.0 for d in self._history.directions])
