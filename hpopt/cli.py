@@ -79,7 +79,10 @@ def _worker_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=None, help="seconds after which no trial starts")
     p.add_argument("--sampler", default=None, help="registered sampler name (default: auto)")
     p.add_argument("--seed", type=int, default=None, help="sampler seed")
+    p.add_argument("--pruner", default=None, help="registered pruner name (default: nop, no pruning)")
     p.add_argument("--direction", default=None, choices=["minimize", "maximize"])
+    p.add_argument("--directions", default=None,
+                   help="several objectives, comma-separated (e.g. minimize,maximize); not with --direction")
     p.add_argument("--heartbeat-interval", type=float, default=None, help="seconds between heartbeats")
     p.add_argument("--grace-period", type=float, default=None,
                    help="seconds without heartbeat before a trial is stale")
@@ -110,10 +113,16 @@ def _worker(args: argparse.Namespace) -> int:
         raise ValueError(f"`--n-trials >= 0` must hold, but got --n-trials {args.n_trials}.")
     if args.timeout is not None and not 0 < args.timeout < float("inf"):
         raise ValueError(f"`--timeout > 0` (finite) must hold, but got --timeout {args.timeout}.")
+    directions = None
+    if args.directions is not None:
+        if args.direction is not None:
+            raise ValueError("give --direction or --directions, not both.")
+        directions = [d.strip() for d in args.directions.split(",")]
     study = hpopt.create_study(
         study_name=args.study, storage=args.storage, sampler=args.sampler, seed=args.seed,
-        direction=args.direction, load_if_exists=True, heartbeat_interval=args.heartbeat_interval,
-        grace_period=args.grace_period, max_retry=args.max_retry,
+        direction=args.direction, directions=directions, pruner=args.pruner, load_if_exists=True,
+        heartbeat_interval=args.heartbeat_interval, grace_period=args.grace_period,
+        max_retry=args.max_retry,
     )
     mine: list[int] = []
     study.optimize(func, n_trials=args.n_trials, timeout=args.timeout,

@@ -38,3 +38,37 @@ def test_bad_objective_is_a_clear_error(tmp_path):
     )
     assert out.returncode == 2
     assert "module:function" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_worker_takes_a_pruner_and_several_objectives(tmp_path, monkeypatch):
+    """--pruner prunes (an epoch loop whose bad trials the threshold pruner stops) and
+    --directions makes a multi-objective study; both with --direction is refused."""
+    from hpopt.cli import main
+
+    (tmp_path / "objmod2.py").write_text(textwrap.dedent("""
+        import hpopt
+
+        def loop(trial):
+            x = trial.suggest_float("x", 0, 1)
+            for step in range(5):
+                trial.report(x, step)
+                if trial.should_prune():
+                    raise hpopt.TrialPruned()
+            return x
+
+        def two(trial):
+            x = trial.suggest_float("x", 0, 1)
+            return x, 1 - x
+    """))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the worker puts the cwd on it
+    monkeypatch.delitem(sys.modules, "objmod2", raising=False)
+    url = f"sqlite:///{tmp_path}/w.db"
+    base = ["worker", "--storage", url, "--n-trials", "12", "--sampler", "random", "--seed", "0"]
+    assert main([*base, "--study", "p", "--objective", "objmod2:loop", "--pruner", "median"]) == 0
+    states = {t.state for t in hpopt.load_study("p", url).trials}
+    assert hpopt.TrialState.PRUNED in states
+    two = [*base, "--objective", "objmod2:two"]
+    assert main([*two, "--study", "m", "--directions", "minimize,maximize"]) == 0
+    assert hpopt.load_study("m", url).directions == ["minimize", "maximize"]
+    assert main([*two, "--study", "z", "--direction", "minimize", "--directions", "minimize,maximize"]) == 2
