@@ -63,8 +63,9 @@ finished). A trial's role is not stored (samplers write nothing); it is what the
 to: role 0 the iterate, 1 and 2 the SPSA points ``m + cΔ`` and ``m - cΔ``, ``2i + 1`` and
 ``2i + 2`` the finite-difference points of coordinate ``i``. Each ask resumes the replay from the
 previous ask's checkpoint (the start of the then current iteration), so its cost is an ``O(n)``
-index of the trials plus the new iterations; a late trial that could change an iteration already
-replayed (see ``_replay``) makes it replay from the start.
+index of the trials plus the new iterations; a new trial at a point that failed in a replayed
+iteration makes it resume from a snapshot taken at the start of that failing step, and a late
+trial that could change another replayed iteration (see ``_replay``) makes it replay from the start.
 
 **Other parameters.** Integers, categoricals and stepped floats are *held*: at their value in
 ``x0`` when given (e.g. ``x0=study.best_params`` after a TPE run), otherwise at one seeded random
@@ -122,6 +123,8 @@ _C_DECAY = 0.101  # Spall (1998): gamma = 0.101 for the perturbation size c_k = 
 _HELD_STREAM = 1  # trial_rng(seed, 0, stream): the held parameters' draw
 _ATTEMPT_STREAM = 16  # trial_rng(seed, k, stream + attempt): Δ and restarts of iteration k
 _MAX_CACHES = 8
+#: How many snapshots (replay states at the start of a failing step) a layout keeps to resume from.
+_MAX_SNAPS = 8
 #: Largest gradient entry Adam is fed, so ``g * g`` stays finite (a larger one made the second
 #: moment inf, and every later step 0 or NaN); an entry beyond it counts by its sign only.
 _G_MAX = 1e150
@@ -191,6 +194,8 @@ class _Layout:
         self.user_seen = False
         self.version = -1
         self.checkpoint: _State | None = None
+        # failing-step ordinal -> the replay's state at the start of that step (the latest few)
+        self.snaps: dict[int, _State] = {}
 
     def key_of(self, params: Mapping[str, Any]) -> tuple[float, ...] | None:
         """The trial's continuous values as a key, or None when it is not a point of this layout."""
@@ -218,7 +223,10 @@ class _State:
         self.last = math.inf  # the previous iterate's value
         self.used: set[int] = set()  # trials spent on resolved points
         self.resolved: set[tuple[float, ...]] = set()  # keys of the points of resolved iterations
-        self.failed: set[tuple[float, ...]] = set()  # keys of failed points (and their iterates)
+        # key of a point that failed, or had no trial yet, in a failing step -> (ordinal of the first
+        # such step, whether it failed there): a new trial there could change that step
+        self.failed_at: dict[tuple[float, ...], tuple[int, bool]] = {}
+        self.nfail = 0  # failing steps so far (their ordinals are 0, 1, ...)
         self.known: set[int] = set()  # trials indexed when the checkpoint was taken
         self.user_seen = user_seen
 
@@ -226,7 +234,7 @@ class _State:
         out = _State.__new__(_State)
         out.__dict__.update(self.__dict__)
         out.used, out.resolved, out.known = set(self.used), set(self.resolved), set(self.known)
-        out.failed = set(self.failed)
+        out.failed_at = dict(self.failed_at)
         return out
 
 
@@ -440,11 +448,17 @@ class GradientSampler(IntersectionSpace, DerivedCaches, Sampler):
         """Replay the trajectory over the indexed trials; return the point to evaluate next.
 
         The replay resumes from the checkpoint of the previous ask (the start of the iteration that
-        was then current) unless a trial added since could change a resolved iteration — it matches
-        a point that failed, or it matches a resolved point and has a lower number than a trial
-        already indexed (a lower-numbered match would have been chosen) — or the first user
-        gradient appeared: then it starts over (same result, more work). A new, higher-numbered
-        match of a resolved point (an iterate that did not move) changes nothing there.
+        was then current) unless a trial added since could change a resolved iteration. A trial
+        numbered above every indexed one changes nothing before the first failing step at which its
+        point failed or had no trial yet (a failing step is decided before every point is evaluated;
+        steps that succeeded took a lower-numbered COMPLETE match of each point). Such a step takes
+        the new trial as its first match unless the point failed there and the new trial failed too:
+        then the replay resumes from the snapshot taken at the start of that step, the earliest such
+        step over the new trials. A new failure at a point that failed changes no decision, only what
+        that step spends: it is marked spent and the replay resumes as before (see ``_resume``). So a
+        new match of a point that succeeded (an iterate that did not move) changes nothing.
+        A lower-numbered new match of a resolved point (a lower number would have been chosen), the
+        first user gradient, or a snapshot no longer kept make it start over (same result, more work).
         """
         running: dict[tuple[float, ...], int] = {}
         for t in history.running():  # read before the lock (the storage may hold its own)
@@ -461,13 +475,9 @@ class GradientSampler(IntersectionSpace, DerivedCaches, Sampler):
         user_seen = layout.user_seen
         st = None
         if ck is not None and ck.user_seen == user_seen and ck.known.issubset(trials):
-            top = max(ck.known, default=-1)
-            if not any(
-                trials[n][0] in ck.failed or (n < top and trials[n][0] in ck.resolved)
-                for n in trials.keys() - ck.known
-            ):
-                st = ck.copy()
+            st = self._resume(layout, ck)
         if st is None:
+            layout.snaps.clear()
             st = _State(layout.x0, user_seen)
         b1, b2 = self.betas
         d = layout.d
@@ -482,8 +492,14 @@ class GradientSampler(IntersectionSpace, DerivedCaches, Sampler):
             firsts = [centre] + [self._first(by_key.get(key, ()), trials, st.used) for key in keys[1:]]
             failed = [i for i, f in enumerate(firsts) if f is not None and trials[f][1] == 0]
             if failed:
+                layout.snaps[st.nfail] = st.copy()
+                if len(layout.snaps) > _MAX_SNAPS:
+                    layout.snaps.pop(min(layout.snaps))
                 st.resolved.update(keys)
-                st.failed.update([keys[0], *(keys[i] for i in failed)])
+                for i, f in enumerate(firsts):
+                    if f is None or i in failed:
+                        st.failed_at.setdefault(keys[i], (st.nfail, f is not None))
+                st.nfail += 1
                 for i in failed:  # the failing matches are spent; the others stay for the retry
                     spent = by_key.get(keys[i], ())
                     st.used.update(n for n in spent if n not in st.used and trials[n][1] == 0)
@@ -513,6 +529,50 @@ class GradientSampler(IntersectionSpace, DerivedCaches, Sampler):
             step = self.step_size(k, d) * (st.m / (1.0 - b1**t)) / (np.sqrt(st.v / (1.0 - b2**t)) + self.eps)
             st.x_prev, st.x = x, np.clip(x - step, 0.0, 1.0)
             st.k, st.attempt = k + 1, 0
+
+    @staticmethod
+    def _resume(layout: _Layout, ck: _State) -> _State | None:
+        """The state to resume the replay from given the trials indexed since ``ck``, or None (start over).
+
+        The state is a copy of the checkpoint, or of the snapshot at the start of the earliest failing
+        step that a new trial changes (later snapshots are dropped: they are replayed again). A new
+        failed (or pruned, or infinite) match of a point that failed there changes no decision: the
+        first failing step at that point spends it, so it is marked used when that step lies before
+        the resumed one. See ``_replay`` for why no earlier step can change.
+        """
+        trials = layout.trials
+        top = max(ck.known, default=-1)
+        need = ck.nfail
+        spent: list[tuple[int, int]] = []  # (failing step, trial) for new failures at failed points
+        for n in trials.keys() - ck.known:
+            key = trials[n][0]
+            if n < top and key in ck.resolved:
+                return None
+            entry = ck.failed_at.get(key)
+            if entry is None:  # no failing step saw this point without a COMPLETE match
+                continue
+            at, was_failed = entry
+            if was_failed and not trials[n][1]:  # that step spends it with the others, fails as it did
+                spent.append((at, n))
+            else:  # it becomes the point's first match there (instead of a failure, or of none)
+                need = min(need, at)
+        base = ck
+        if need < ck.nfail:
+            snap = layout.snaps.get(need)
+            if snap is None:  # no longer kept
+                return None
+            for i in [i for i in layout.snaps if i >= need]:  # replayed again (step `need` may pass now)
+                del layout.snaps[i]
+            base = snap
+        # A failure spent at step `at` is spent in every state after it: in the kept snapshots past it,
+        # and in the resumed state when `at` lies before it (at or after it, the replay spends it).
+        for at, n in spent:
+            for i, snap in layout.snaps.items():
+                if i > at:
+                    snap.used.add(n)
+        st = base.copy()
+        st.used.update(n for at, n in spent if at < need)
+        return st
 
     @staticmethod
     def _first(numbers: Any, trials: Mapping[int, Any], used: set[int]) -> int | None:
