@@ -5,9 +5,7 @@ Each test failed before its fix and runs in about a second.
 
 from __future__ import annotations
 
-import logging
 import math
-import warnings
 from collections import Counter
 from typing import Any
 
@@ -18,18 +16,7 @@ from hpopt.records import TrialState
 from hpopt.samplers.auto import AutoSampler
 from hpopt.samplers.tpe import TPESampler
 
-
-@pytest.fixture(autouse=True)
-def _quiet() -> Any:
-    logger = logging.getLogger("hpopt")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("quiet_hpopt")  # tests/conftest.py
 
 
 # -- TPE: a fresh sampler (a resumed study) proposes what the original process proposes ------------

@@ -6,10 +6,8 @@ scikit-learn and are skipped without it).
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import warnings
 from typing import Any
 
 import numpy as np
@@ -18,18 +16,7 @@ import pytest
 import hpopt
 from hpopt.cli import main
 
-
-@pytest.fixture(autouse=True)
-def _quiet() -> Any:
-    logger = logging.getLogger("hpopt")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)
+pytestmark = pytest.mark.usefixtures("quiet_hpopt")  # tests/conftest.py
 
 
 # --- `hpopt worker --help` said "default: random"; the worker uses create_study's default, auto ---
