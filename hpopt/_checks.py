@@ -1,5 +1,5 @@
-"""Checks of settings shared by samplers, pruners and the importance methods: an int at least some
-minimum, a finite real in a range. Errors name the setting and the rule."""
+"""Checks of settings shared by samplers, pruners and the importance methods: a bool, an int at least
+some minimum, a finite real in a range. Errors name the setting and the rule."""
 
 from __future__ import annotations
 
@@ -9,6 +9,18 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """``True`` or ``False`` (numpy's too) as a bool; anything else is refused, since ``bool("no")``
+    is True and reading it so would silently do the opposite of what was meant.
+
+    Raises:
+        TypeError: Not a bool.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be True or False, but got {value!r} ({type(value).__name__}).")
+    return bool(value)
 
 
 def check_int(name: str, value: Any, minimum: int) -> int:

@@ -34,6 +34,7 @@ from typing import Any
 import attrs
 import numpy as np
 
+from hpopt._checks import check_bool
 from hpopt.errors import HpoptWarning
 
 __all__ = ["Float", "Int", "Categorical", "Distribution", "distribution_from_json", "ChoiceType"]
@@ -73,14 +74,6 @@ def _integral(name: str, value: Any) -> int:
     if isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer():
         return int(value)
     raise TypeError(f"`{name}` must be an integer, but got {value!r} ({type(value).__name__}).")
-
-
-def _flag(name: str, value: Any) -> bool:
-    """Return ``value`` as a bool; only ``True``/``False`` (numpy's included) are accepted, so that
-    ``log="no"`` is refused instead of read as a true value."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise TypeError(f"`{name}` must be True or False, but got {value!r} ({type(value).__name__}).")
 
 
 #: Largest int that converts to a finite float (``float(MAX_FLOAT_INT + 2**970)`` overflows).
@@ -154,7 +147,7 @@ class Float:
     def __attrs_post_init__(self) -> None:
         low, high = _real("low", self.low), _real("high", self.high)
         _check_order(low, high)
-        log = _flag("log", self.log)
+        log = check_bool("log", self.log)
         step = self.step
         if log and low <= 0.0:
             raise ValueError(f"`low > 0` must hold when log=True, but got low={low!r}.")
@@ -301,7 +294,7 @@ class Int:
                 f"`|low|, |high| <= 2**53` must hold (larger integers are not exact as floats), "
                 f"but got (low={low}, high={high})."
             )
-        log = _flag("log", self.log)
+        log = check_bool("log", self.log)
         if step <= 0:
             raise ValueError(f"`step > 0` must hold, but got step={step!r}.")
         if log and low < 1:

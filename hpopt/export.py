@@ -23,6 +23,7 @@ import datetime as _dt
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from hpopt._checks import check_bool
 from hpopt.records import FrozenTrial, TrialState
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,12 +53,6 @@ def _states(states: Iterable[TrialState | str] | None) -> frozenset[TrialState] 
     return frozenset(TrialState.parse(s) for s in items)
 
 
-def _check_flag(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"`{name}` must be True or False, but got {value!r}.")
-    return value
-
-
 def to_records(
     study: Study,
     *,
@@ -85,8 +80,8 @@ def to_records(
         TypeError: ``intermediate`` or ``system_attrs`` is not a bool.
     """
     wanted = _states(states)
-    intermediate = _check_flag("intermediate", intermediate)
-    system_attrs = _check_flag("system_attrs", system_attrs)
+    intermediate = check_bool("intermediate", intermediate)
+    system_attrs = check_bool("system_attrs", system_attrs)
     trials = study.get_trials(states=wanted) if wanted is not None else study.trials
     return trials_to_records(trials, len(study.directions), intermediate=intermediate,
                              system_attrs=system_attrs)

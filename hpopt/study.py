@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hpopt._checks import check_bool
 from hpopt.distributions import Categorical, Distribution, Float, Int, check_compatible
 from hpopt.errors import (
     FailedTrialWarning,
@@ -211,8 +212,7 @@ class Study:
             TrialFinishedError: The trial finished with another outcome already (the identical
                 outcome again is a no-op, so a retry after a lost connection is safe).
         """
-        if not isinstance(skip_if_finished, (bool, np.bool_)):
-            raise TypeError(f"`skip_if_finished` must be True or False, but got {skip_if_finished!r}.")
+        check_bool("skip_if_finished", skip_if_finished)
         number, live = self._resolve(trial)
         st = TrialState.COMPLETE if state is None else TrialState.parse(state)
         if not st.is_finished():
@@ -586,8 +586,7 @@ class Study:
         """
         if not isinstance(params, Mapping):
             raise TypeError(f"`params` must be a dict of name -> value, but got {params!r}.")
-        if not isinstance(skip_if_exists, (bool, np.bool_)):
-            raise TypeError(f"`skip_if_exists` must be True or False, but got {skip_if_exists!r}.")
+        check_bool("skip_if_exists", skip_if_exists)
         if user_attrs is not None and not isinstance(user_attrs, Mapping):
             raise TypeError(f"`user_attrs` must be None or a dict of name -> value, but got {user_attrs!r}.")
         fixed = {}

@@ -79,6 +79,7 @@ from typing import Any
 
 import numpy as np
 
+from hpopt._checks import check_bool
 from hpopt.distributions import Categorical, Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng, unit_hash
@@ -111,12 +112,6 @@ def _count(name: str, value: Any, minimum: int) -> int:
     if value < minimum:
         raise ValueError(f"`{name} >= {minimum}` must hold, but got {name}={value!r}.")
     return int(value)
-
-
-def _flag(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):  # bool("no") is True: refuse rather than guess
-        raise TypeError(f"`{name}` must be True or False, but got {value!r} ({type(value).__name__}).")
-    return bool(value)
 
 
 class _Cache:
@@ -435,21 +430,21 @@ class TPESampler(DerivedCaches, Sampler):
         else:
             self.gamma = _positive("gamma", gamma, upper=1.0)
         self.max_good = _count("max_good", max_good, 1)
-        self.multivariate = _flag("multivariate", multivariate)
+        self.multivariate = check_bool("multivariate", multivariate)
         self.bandwidth_factor = _positive("bandwidth_factor", bandwidth_factor)
         self.min_bandwidth = _positive("min_bandwidth", min_bandwidth, upper=1.0)
         self.categorical_bandwidth = _positive(
             "categorical_bandwidth", categorical_bandwidth, upper=1.0
         )
         self.prior_weight = _positive("prior_weight", prior_weight)
-        self.constant_liar = _flag("constant_liar", constant_liar)
+        self.constant_liar = check_bool("constant_liar", constant_liar)
         if bad_bandwidth not in ("scott", "neighbour"):
             raise ValueError(
                 "`bad_bandwidth` must be 'scott' or 'neighbour', but got "
                 f"bad_bandwidth={bad_bandwidth!r}."
             )
         self.bad_bandwidth = bad_bandwidth
-        self.forget = _flag("forget", forget)
+        self.forget = check_bool("forget", forget)
         if good_weights not in ("uniform", "improvement"):
             raise ValueError(
                 "`good_weights` must be 'uniform' or 'improvement', but got "
