@@ -55,7 +55,7 @@ def test_hyperband_large_max_resource_does_not_build_its_whole_cycle():
     counts = np.bincount([huge.bracket_of(n) for n in range(2000)], minlength=huge.n_brackets)
     assert counts[0] > counts[1] > counts[2] > 0
     # The assignment itself is unchanged: the same cycle, position by position, asked in any order.
-    for kw in ({}, {"max_resource": 27}, {"max_resource": 100, "reduction_factor": 1.5}):
+    for kw in ({"max_resource": 100}, {"max_resource": 27}, {"max_resource": 100, "reduction_factor": 1.5}):
         p = HyperbandPruner(**kw)
         ref = _reference_cycle(p.bracket_shares)
         got = [p.bracket_of(n) for n in reversed(range(2 * len(ref)))][::-1]

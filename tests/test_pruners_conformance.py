@@ -37,6 +37,7 @@ INVALID: dict[str, list[dict[str, Any]]] = {
         {"reduction_factor": 1}, {"min_resource": 0}, {"max_resource": 0},
         {"min_resource": 10, "max_resource": 3}, {"bootstrap_count": -1}, {"max_resource": 2.5},
         {"rank_by": "x"}, {"forecast_optimism": -1.0}, {"forecast_optimism": float("inf")},
+        {"max_resource": "x"}, {"max_resource": True},
     ],
     "threshold": [
         {"lower": 2.0, "upper": 1.0}, {"lower": float("nan")}, {"upper": "x"},
