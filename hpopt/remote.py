@@ -6,25 +6,55 @@ a :class:`RemoteTrial` carrying proposed values for every parameter the study kn
 joint plan plus one independent draw per other known name). When the objective suggests a
 parameter with no usable proposal, the worker stops and asks the caller for it; the caller samples
 it with the full history and submits the trial again (only the first trials of a study, or a new
-conditional branch, pay this round trip). Reports and user attributes made in the worker are
-recorded when the result comes back; ``should_prune`` always answers False in a worker (a pruner
-needs the study, which stays with the caller).
+conditional branch, pay this round trip). Suggestions and user attributes made in the worker are
+recorded when the result comes back.
+
+Pruning in workers. When the study lives in a storage a worker can open by URL (SQLite, PostgreSQL)
+and has a pruner other than ``nop``, each task also carries that URL, the study's name and id, and
+the pickled pruner. ``report`` then writes the intermediate value to the store at once (validated as
+:meth:`hpopt.Trial.report` does, before anything is written; the first report of a step is kept),
+and ``should_prune`` asks the worker's copy of the pruner against the stored study, as
+:meth:`hpopt.Trial.should_prune` does in the caller: the same stored history and the same trial
+give the same answer. A worker process opens each storage once, at its first report or
+``should_prune`` (one :class:`~hpopt.storage.Storage`, study view and pruner per URL, study and
+pruner, reused by every later task there). The caller skips the reports a worker wrote when it
+records the result (it keeps their values for a PRUNED trial's value), so each is stored once; a
+trial the caller has finished meanwhile (failed as stale, or by an interrupted ``optimize``) makes
+the worker's next ``report``/``should_prune`` raise :class:`~hpopt.TrialFinishedError`, as a live
+trial's would. A pruner that does not pickle (one warning), a worker that cannot open the storage
+(one warning in the caller, naming why) and the in-memory store keep the behaviour without pruning:
+reports are recorded when the result comes back and ``should_prune`` answers False in the worker.
+Heartbeats stay with the caller, which beats every trial in flight.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import threading
+import warnings
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from typing import TYPE_CHECKING, Any
 
+from hpopt._frozendict import FrozenDict, deep_freeze
 from hpopt.distributions import Categorical, Distribution, Float, Int
-from hpopt.errors import SearchSpaceExhausted, TrialPruned
+from hpopt.errors import HpoptWarning, SearchSpaceExhausted, TrialFinishedError, TrialPruned
+from hpopt.pruners.base import NopPruner, Pruner
 from hpopt.records import FrozenTrial, TrialState
-from hpopt.samplers.base import TrialInfo
-from hpopt.trial import check_name, json_value
+from hpopt.samplers.base import History, TrialInfo
+from hpopt.storage.journal import redact_url
+from hpopt.trial import check_name, checked_report, json_value
 
 if TYPE_CHECKING:
+    from hpopt.storage import Storage
     from hpopt.study import Study, _Budget
     from hpopt.trial import Trial
 
@@ -37,21 +67,78 @@ class _NeedParam(Exception):  # noqa: N818  (internal control flow)
         self.name, self.dist = name, dist
 
 
+#: What a worker prunes with: the storage, the study's view over it and the pruner.
+_Reached = tuple["Storage", History, Pruner]
+
+
+class _Link:
+    """What a worker needs to write reports and prune: where the study is, and its pruner.
+
+    Sent with every task. ``local`` (the caller's own storage, study view and pruner) is used when
+    the task runs in the caller's process without being pickled (threads); pickling drops it, and a
+    worker process then opens ``url`` itself (see :func:`_reach`).
+    """
+
+    __slots__ = ("url", "study_name", "sid", "n_objectives", "pruner_blob", "local")
+
+    def __init__(
+        self, url: str, study_name: str, sid: int, n_objectives: int, pruner_blob: bytes,
+        local: _Reached | None,
+    ) -> None:
+        self.url, self.study_name, self.sid = url, study_name, sid
+        self.n_objectives, self.pruner_blob, self.local = n_objectives, pruner_blob, local
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return self.url, self.study_name, self.sid, self.n_objectives, self.pruner_blob
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        self.url, self.study_name, self.sid, self.n_objectives, self.pruner_blob = state
+        self.local = None
+
+
 class RemoteTrial:
     """What an objective receives in an executor worker: the :class:`~hpopt.Trial` interface over
     values proposed by the caller.
 
+    With a storage the worker can open by URL and a pruner (see the module docstring), ``report``
+    writes to the store at once and ``should_prune`` asks the pruner; otherwise both are recorded
+    or answered as without pruning.
+
     Attributes:
         number: The trial's number in the caller's study.
+        unreachable: Why this worker could not open the study's storage (then it does not prune),
+            or None.
     """
 
-    def __init__(self, number: int, proposals: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        number: int,
+        proposals: Mapping[str, Any],
+        *,
+        link: _Link | None = None,
+        prior: Mapping[int, Any] | None = None,
+    ) -> None:
         self.number = number
         self._proposals = dict(proposals)
         self.params: dict[str, Any] = {}
         self.distributions: dict[str, Distribution] = {}
-        self.reports: list[tuple[int, Any]] = []
         self.user_attrs: dict[str, Any] = {}
+        self._link = link
+        self._reached: _Reached | bool | None = None  # opened lazily; False: unreachable
+        self.unreachable: str | None = None
+        # Reports this trial's earlier runs wrote (a run that stopped to ask the caller for a
+        # parameter): in the store already, so reporting their steps again writes nothing.
+        self._inter: dict[int, Any] = {s: _kept(v) for s, v in (prior or {}).items()}
+        self._rerun = set(self._inter)
+        self._written = set(self._inter)
+        #: (step, value) of every report, in order; ``_written`` names the steps in the store.
+        self.reports: list[tuple[int, Any]] = list((prior or {}).items())
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The trip back to the caller: the storage handles stay in the worker.
+        state = dict(self.__dict__)
+        state["_link"] = state["_reached"] = None
+        return state
 
     def suggest(self, name: str, distribution: Distribution) -> Any:
         """The proposed value of ``name`` (or a request to the caller for one)."""
@@ -86,17 +173,222 @@ class RemoteTrial:
         return self.suggest(name, _build(name, Categorical, choices))
 
     def report(self, value: Any, step: int) -> None:
-        """Recorded with the trial when the result reaches the caller."""
-        self.reports.append((step, value))
+        """As :meth:`hpopt.Trial.report` when this worker prunes (written to the store now);
+        otherwise recorded with the trial when the result reaches the caller.
+
+        Raises:
+            TypeError, ValueError: As :meth:`hpopt.Trial.report` (when pruning; nothing is written).
+            TrialFinishedError: The caller finished the trial meanwhile (e.g. failed as stale).
+        """
+        link = self._link
+        if link is None:
+            self.reports.append((step, value))
+            return
+        step, stored = checked_report(value, step, link.n_objectives)
+        if step in self._inter:
+            if step in self._rerun:  # written by an earlier run of this trial: not a repeat
+                self._rerun.discard(step)
+                return
+            warnings.warn(
+                f"trial {self.number} already reported step {step}; the first value is kept.",
+                HpoptWarning,
+                stacklevel=2,
+            )
+            return
+        reached = self._reach()
+        if reached is not None:
+            storage = reached[0]
+            try:
+                storage.update(link.sid, self.number, reports=[[step, stored]])
+            except TrialFinishedError:
+                raise TrialFinishedError(_finished_message(storage, link, self.number)) from None
+            self._written.add(step)
+        self._inter[step] = _kept(stored)
+        self.reports.append((step, stored))
 
     def should_prune(self) -> bool:
-        """Always False in a worker (pruning needs the study, which stays with the caller)."""
-        return False
+        """As :meth:`hpopt.Trial.should_prune` when this worker prunes (the pruner asked against
+        the stored study); otherwise always False.
+
+        Raises:
+            TrialFinishedError: The caller finished the trial meanwhile (e.g. failed as stale).
+        """
+        reached = self._reach() if self._link is not None else None
+        if reached is None:
+            return False
+        storage, history, pruner = reached
+        sid = self._link.sid  # type: ignore[union-attr]
+        storage.sync()
+        if storage._trial(sid, self.number).state.is_finished():
+            raise TrialFinishedError(_finished_message(storage, self._link, self.number))  # type: ignore[arg-type]
+        return bool(pruner.prune(history, self.snapshot()))
 
     def set_user_attr(self, key: str, value: Any) -> None:
         """Recorded with the trial when the result reaches the caller."""
         check_name("user attribute", key)
         self.user_attrs[key] = json_value("user attribute", key, value)
+
+    def snapshot(self) -> FrozenTrial:
+        """The running trial as a :class:`FrozenTrial` (what pruners see), as
+        :meth:`hpopt.Trial.snapshot`."""
+        return FrozenTrial(
+            number=self.number,
+            state=TrialState.RUNNING,
+            values=None,
+            params=FrozenDict(self.params),
+            distributions=FrozenDict(self.distributions),
+            intermediate_values=FrozenDict(self._inter),
+            user_attrs=FrozenDict({k: deep_freeze(v) for k, v in self.user_attrs.items()}),
+        )
+
+    def _reach(self) -> _Reached | None:
+        """The storage, study view and pruner to prune with (looked up once per trial), or None
+        when this worker cannot open them (``unreachable`` then says why)."""
+        if self._reached is None:
+            got = _reach(self._link)  # type: ignore[arg-type]
+            if isinstance(got, str):
+                self.unreachable, self._reached = got, False
+            else:
+                self._reached = got
+        return self._reached or None  # type: ignore[return-value]
+
+
+def _kept(stored: Any) -> Any:
+    """A validated report as the trial keeps it (several objectives: a tuple)."""
+    return tuple(stored) if isinstance(stored, (list, tuple)) else stored
+
+
+def _finished_message(storage: Storage, link: _Link, number: int) -> str:
+    """What a worker's report or should_prune says about a trial the caller has finished."""
+    rec = storage._trial(link.sid, number)
+    why = rec.sys.get("fail_reason")
+    if why == "stale":
+        why = (f"failed as stale: no heartbeat for {rec.sys.get('hpopt.silent_for')} s, more than the "
+               "study's grace period")
+    state = rec.state.name + (f", {why}" if why else "")
+    return (
+        f"trial {number} of study {link.study_name!r} is already finished ({state}); a finished "
+        "trial never changes (this worker's report or should_prune is refused)."
+    )
+
+
+# -- the worker side's storages: opened once per process ------------------------------------------
+_cache_lock = threading.Lock()
+_stores: dict[str, Storage | str] = {}  # url -> the storage, or why it could not be opened
+_histories: dict[tuple[str, int], History] = {}  # (url, study id) -> the study's view
+_pruners: dict[bytes, Pruner | str] = {}  # pickled pruner -> the pruner, or why it did not unpickle
+
+
+def _reset_worker_cache() -> None:
+    """Forget the worker side's storages (in a forked child: the parent's are not ours to use;
+    its lock may have been held by another thread at the fork)."""
+    global _cache_lock
+    _cache_lock = threading.Lock()
+    _stores.clear()
+    _histories.clear()
+    _pruners.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_worker_cache)
+
+
+def _reach(link: _Link) -> _Reached | str:
+    """The storage, study view and pruner a worker prunes with for ``link``, or why it cannot.
+
+    In the caller's process (an unpickled task) these are the caller's own. Elsewhere the storage
+    is opened from ``link.url`` once per process and kept (with one study view per study and one
+    pruner per pickled pruner, so their caches serve every later task); a failure to open it is
+    kept too, so a worker retries nothing per report.
+    """
+    if link.local is not None:
+        return link.local
+    with _cache_lock:
+        store = _stores.get(link.url)
+        if store is None:
+            store = _stores[link.url] = _open(link.url)
+        if isinstance(store, str):
+            return store
+        key = (link.url, link.sid)
+        history = _histories.get(key)
+        if history is None:
+            try:
+                store.sync()
+                name = store.study_name(link.sid)
+            except Exception as exc:  # noqa: BLE001  (StudyNotFoundError, StorageError, ...)
+                return f"{type(exc).__name__}: {exc}"
+            if name != link.study_name:
+                return (f"study id {link.sid} in {redact_url(link.url)} is {name!r}, not "
+                        f"{link.study_name!r}")
+            history = _histories[key] = History(store, link.sid)
+        pruner = _pruners.get(link.pruner_blob)
+        if pruner is None:
+            try:
+                pruner = pickle.loads(link.pruner_blob)
+            except Exception as exc:  # noqa: BLE001  (a class missing on this worker, ...)
+                pruner = f"the pruner does not unpickle here: {type(exc).__name__}: {exc}"
+            _pruners[link.pruner_blob] = pruner
+        if isinstance(pruner, str):
+            return pruner
+    return store, history, pruner
+
+
+def _open(url: str) -> Storage | str:
+    """The storage at ``url``, or why it cannot be opened. A SQLite file that does not exist here
+    (a worker on another machine) is not created: that would be a new, empty store."""
+    from hpopt.storage import open_storage
+
+    if url.partition("://")[0].lower() == "sqlite":
+        from hpopt.storage.sqlite import SQLiteBackend
+
+        path = SQLiteBackend.path_from_url(url.partition("?")[0])
+        if not os.path.exists(path):
+            return f"the SQLite file {path!r} does not exist on this worker"
+    try:
+        return open_storage(url)
+    except Exception as exc:  # noqa: BLE001  (StorageError, ImportError of a driver, ...)
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _worker_url(storage: Storage) -> str | None:
+    """The URL a worker opens ``storage`` by (a SQLite path made absolute: workers may run in
+    another folder), or None for a store only this process sees (memory)."""
+    backend = storage._backend
+    if not backend.shared or "://" not in storage.url:
+        return None
+    from hpopt.storage.sqlite import SQLiteBackend
+
+    if isinstance(backend, SQLiteBackend):
+        url = "sqlite:///" + backend.path  # an absolute path: four slashes
+        return url if backend.synchronous == "full" else f"{url}?synchronous={backend.synchronous}"
+    return storage.url
+
+
+def _link_for(study: Study, executor: Executor) -> _Link | None:
+    """What the tasks of ``study`` carry for pruning in workers, or None: no pruner (nop), a store
+    workers cannot open (memory), or a pruner that does not pickle (with a warning)."""
+    pruner = study.pruner
+    if isinstance(pruner, NopPruner) and type(pruner).prune is NopPruner.prune:
+        return None
+    url = _worker_url(study._storage)
+    if url is None:
+        return None
+    blob = b""
+    if not isinstance(executor, ThreadPoolExecutor):  # threads use the caller's pruner itself
+        try:
+            blob = pickle.dumps(pruner)
+            pickle.loads(blob)
+        except Exception as exc:  # noqa: BLE001  (PicklingError, TypeError, AttributeError, ...)
+            warnings.warn(
+                f"the pruner {pruner!r} does not pickle ({type(exc).__name__}: {exc}), so executor "
+                "workers cannot use it: should_prune() answers False there and reports are recorded "
+                "when each result comes back.",
+                HpoptWarning,
+                stacklevel=5,  # the caller of Study.optimize
+            )
+            return None
+    return _Link(url, study.study_name, study._sid, len(study.directions), blob,
+                 (study._storage, study._history, pruner))
 
 
 _MISSING = object()
@@ -167,10 +459,17 @@ def _build(name: str, cls: type, *args: Any, **kwargs: Any) -> Distribution:
 
 
 def _evaluate(
-    func: Callable[[Any], Any], number: int, proposals: dict[str, Any]
+    func: Callable[[Any], Any],
+    number: int,
+    proposals: dict[str, Any],
+    link: _Link | None = None,
+    prior: dict[int, Any] | None = None,
 ) -> tuple[str, Any, RemoteTrial]:
-    """Run the objective in a worker; never raises (the outcome says what happened)."""
-    trial = RemoteTrial(number, proposals)
+    """Run the objective in a worker; never raises (the outcome says what happened).
+
+    ``prior``: the reports earlier runs of this trial wrote to the store (see :class:`RemoteTrial`).
+    """
+    trial = RemoteTrial(number, proposals, link=link, prior=prior)
     try:
         result = func(trial)
     except _NeedParam as need:
@@ -232,7 +531,10 @@ def optimize_with_executor(
                 f"`func` must be picklable to run in a process pool (a module-level function, not a "
                 f"lambda or a local function), but pickling {func!r} failed: {exc}"
             ) from None
-    pending: dict[Future, tuple[Trial, dict[str, Any]]] = {}
+    link = _link_for(study, executor)
+    unreachable_warned = False
+    # future -> (trial, proposals, reports earlier runs of the trial wrote to the store)
+    pending: dict[Future, tuple[Trial, dict[str, Any], dict[int, Any]]] = {}
     exhausted = False
     try:
         while True:
@@ -249,12 +551,13 @@ def optimize_with_executor(
                         break
                     continue  # an enqueued trial the sampler could not complete was failed
                 proposals = _proposals(study, trial)
-                pending[executor.submit(_evaluate, func, trial.number, proposals)] = (trial, proposals)
+                fut = executor.submit(_evaluate, func, trial.number, proposals, link, None)
+                pending[fut] = (trial, proposals, {})
             if not pending:
                 return
             done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             for fut in done:
-                trial, proposals = pending.pop(fut)
+                trial, proposals, prior = pending.pop(fut)
                 try:
                     kind, payload, remote = fut.result()
                 except BaseException as exc:  # SystemExit/KeyboardInterrupt in the worker, a dead
@@ -263,16 +566,25 @@ def optimize_with_executor(
                     reason = f"{type(exc).__name__}: {exc}"
                     study._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
                     raise
+                if remote.unreachable is not None and not unreachable_warned:
+                    unreachable_warned = True
+                    warnings.warn(
+                        f"an executor worker cannot reach the storage {redact_url(link.url)} of study "
+                        f"{study.study_name!r} ({remote.unreachable}): should_prune() answers False "
+                        "there and its reports are recorded when each result comes back.",
+                        HpoptWarning,
+                        stacklevel=4,
+                    )
                 if kind == "need":
                     name, dist = payload
+                    prior.update((s, v) for s, v in remote.reports if s in remote._written)
                     try:
                         proposals[name] = trial.suggest(name, dist)
                     except (ValueError, TypeError) as exc:
                         ft = _record(study, trial, remote, "error", exc, catch)
                     else:
-                        pending[executor.submit(_evaluate, func, trial.number, proposals)] = (
-                            trial, proposals
-                        )
+                        fut = executor.submit(_evaluate, func, trial.number, proposals, link, prior)
+                        pending[fut] = (trial, proposals, prior)
                         continue
                 else:
                     ft = _record(study, trial, remote, kind, payload, catch)
@@ -280,7 +592,7 @@ def optimize_with_executor(
                     cb(study, ft)
     except BaseException:
         study._stop_flag = True
-        for fut, (trial, _) in pending.items():
+        for fut, (trial, _, _) in pending.items():
             fut.cancel()
             study._finish(trial.number, trial, TrialState.FAIL, None, "optimize() was interrupted", True)
         raise
@@ -289,7 +601,11 @@ def optimize_with_executor(
 def _record(
     study: Study, trial: Trial, remote: RemoteTrial, kind: str, payload: Any, catch: tuple[type, ...]
 ) -> FrozenTrial:
-    """Replay what the worker did on the caller's trial, then tell the outcome."""
+    """Replay what the worker did on the caller's trial, then tell the outcome.
+
+    Reports the worker wrote to the store are not written again: the caller's handle only learns
+    them (a PRUNED trial's value is its last report).
+    """
     try:
         for name, dist in remote.distributions.items():
             trial._plan[name] = remote.params[name]
@@ -297,7 +613,10 @@ def _record(
         for key, value in remote.user_attrs.items():
             trial.set_user_attr(key, value)
         for step, value in remote.reports:
-            trial.report(value, step)
+            if step in remote._written:  # in the store already: the caller's handle only learns it
+                trial._inter[step] = _kept(value)
+            else:
+                trial.report(value, step)
     except (ValueError, TypeError) as exc:  # what the objective did was invalid: as if it raised
         kind, payload = "error", exc
     if kind == "error":

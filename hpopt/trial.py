@@ -91,6 +91,27 @@ def real_value(what: str, value: Any) -> float:
         ) from None
 
 
+def checked_report(value: Any, step: Any, n_objectives: int) -> tuple[int, Any]:
+    """``(step, value as stored)`` for ``report(value, step)`` in a study of ``n_objectives``
+    objectives (a list of floats for several), checked before anything is written.
+
+    Raises:
+        TypeError: A non-numeric value or non-integral step.
+        ValueError: A negative step, one beyond ``MAX_STEP`` or the wrong number of values.
+    """
+    if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral):
+        raise TypeError(f"`step` must be an int, but got {step!r} ({type(step).__name__}).")
+    step = int(step)
+    if not 0 <= step <= MAX_STEP:
+        raise ValueError(f"`0 <= step <= {MAX_STEP}` (a 64-bit integer) must hold, but got step={step}.")
+    if n_objectives == 1:
+        return step, real_value("reported value", value)
+    items = _as_list(value)
+    if items is None or len(items) != n_objectives:
+        raise ValueError(f"report() needs {n_objectives} values (one per objective), but got {value!r}.")
+    return step, [real_value("reported value", v) for v in items]
+
+
 class Trial:
     """A running trial: ask it for parameters, report progress, then ``tell`` the study its result.
 
@@ -258,19 +279,8 @@ class Trial:
             TrialFinishedError: The trial is finished.
         """
         self._check_open()
-        if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral):
-            raise TypeError(f"`step` must be an int, but got {step!r} ({type(step).__name__}).")
-        step = int(step)
-        if not 0 <= step <= MAX_STEP:
-            raise ValueError(f"`0 <= step <= {MAX_STEP}` (a 64-bit integer) must hold, but got step={step}.")
         n = len(self._study.directions)
-        if n == 1:
-            stored: Any = real_value("reported value", value)
-        else:
-            items = _as_list(value)
-            if items is None or len(items) != n:
-                raise ValueError(f"report() needs {n} values (one per objective), but got {value!r}.")
-            stored = [real_value("reported value", v) for v in items]
+        step, stored = checked_report(value, step, n)
         if step in self._inter:
             warnings.warn(
                 f"trial {self.number} already reported step {step}; the first value is kept.",
