@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+
+#: System attribute of a COMPLETE trial told while the study's sampler had a ``constraints_func``:
+#: the trial's constraint values (a list of floats, each ``<= 0`` when satisfied), computed once,
+#: in the write that completes the trial. Readers without that sampler (the CLI, plots, report,
+#: refine, a study loaded in another process) know feasibility from it.
+CONSTRAINTS_KEY = "constraints"
 
 
 def check_bool(name: str, value: Any) -> bool:
@@ -97,3 +103,16 @@ def constraint_values(constraints_func: Callable[[Any], Any], trial: Any) -> np.
             f"for trial {trial.number}."
         )
     return out
+
+
+def stored_constraints(trial: Any) -> np.ndarray | None:
+    """The constraint values stored with ``trial`` (a FrozenTrial) when it was told COMPLETE (a 1-d
+    float array, ``<= 0`` satisfied), or None when it has none (or what is stored is not a list of
+    numbers)."""
+    raw = trial.system_attrs.get(CONSTRAINTS_KEY)
+    if raw is None or isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence):
+        return None
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in raw):
+        return None
+    out = np.asarray(raw, dtype=float).reshape(-1)
+    return None if np.isnan(out).any() else out

@@ -130,7 +130,12 @@ def _worker(args: argparse.Namespace) -> int:
     done = len(mine)
     best = ""
     if len(study.directions) == 1 and study.get_trials(states=["complete"]):
-        best = f"; best value {study.best_value} (trial {study.best_trial.number})"
+        try:
+            bt = study.best_trial
+        except ValueError:  # no COMPLETE trial satisfies its stored constraints
+            best = "; no feasible trial yet"
+        else:
+            best = f"; best value {bt.values[0]} (trial {bt.number})"
     print(f"worker finished: ran {done} trials of study {args.study!r}{best}")
     return 0
 

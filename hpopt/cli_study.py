@@ -313,7 +313,8 @@ def _trials_args(p: argparse.ArgumentParser) -> None:
                    help="also the user and system attributes (csv and json always have user attributes)")
 
 
-@command("trials", "list a study's trials (number, state, values, duration, parameters)", _trials_args)
+@command("trials", "list a study's trials (number, state, values, feasible when constraints are stored, "
+         "duration, parameters)", _trials_args)
 @_guarded("trials")
 def _trials(args: argparse.Namespace) -> int:
     from hpopt.export import to_records
@@ -342,7 +343,8 @@ def _best_args(p: argparse.ArgumentParser) -> None:
     _format_option(p)
 
 
-@command("best", "show the best trial (or the Pareto front of a multi-objective study)", _best_args)
+@command("best", "show the best trial (or the Pareto front of a multi-objective study); with "
+         "constraints stored, feasible trials only", _best_args)
 @_guarded("best")
 def _best(args: argparse.Namespace) -> int:
     from hpopt.export import trials_to_records
@@ -364,13 +366,28 @@ def _best(args: argparse.Namespace) -> int:
 
 
 def best_trials(study: Any) -> list[Any]:
-    """``[study.best_trial]`` or the Pareto front; a :class:`UserError` when nothing is COMPLETE."""
+    """``[study.best_trial]`` or the Pareto front, feasible trials only (constraint values stored
+    at tell time); a :class:`UserError` when nothing is COMPLETE, or nothing COMPLETE is feasible."""
+    complete = _require_complete(study)
+    best = study.best_trials if len(study.directions) > 1 else []
+    if len(study.directions) == 1:
+        try:
+            best = [study.best_trial]
+        except ValueError:
+            best = []
+    if not best:
+        raise UserError(f"none of the {len(complete)} COMPLETE trials of study {study.study_name!r} "
+                        "satisfies its constraints (every constraint value <= 0); `hpopt trials` lists "
+                        "them with a `feasible` column.")
+    return best
+
+
+def _require_complete(study: Any) -> list[Any]:
+    """The COMPLETE trials of ``study``; a :class:`UserError` when there is none."""
     complete = study.get_trials(states=["complete"])
     if not complete:
         raise UserError(f"study {study.study_name!r} has no COMPLETE trial yet ({_count_text(study)}).")
-    if len(study.directions) == 1:
-        return [study.best_trial]
-    return study.best_trials
+    return complete
 
 
 def _count_text(study: Any) -> str:
@@ -402,7 +419,7 @@ def _plot(args: argparse.Namespace) -> int:
     if args.kind not in plot.PLOTS:
         raise UserError(f"unknown plot kind {args.kind!r}; the kinds are: {', '.join(kinds)}.")
     study = open_study(args)
-    best_trials(study)  # no COMPLETE trial -> a clear error
+    _require_complete(study)  # no COMPLETE trial -> a clear error
     params = _params_arg(study, args.params)
     target = _target_arg(study, args.target_index)
     n_obj = len(study.directions)
@@ -551,7 +568,7 @@ def _report(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise UserError(f"--seed must be >= 0, but got {args.seed}.")
     study = open_study(args)
-    best_trials(study)
+    _require_complete(study)
     notes = write_report(study, args.output, seed=args.seed, plots=not args.no_plots)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)

@@ -3,9 +3,14 @@
 
 Every record has the same keys (a rectangular table, so CSV and DataFrames line up): a value a
 trial does not have is ``None``. Column order: ``number``, ``state``, the objective value(s)
-(``value`` for one objective, ``values_0``, ``values_1``, ... for several), ``datetime_start``,
-``datetime_complete``, ``duration`` (seconds), then ``params_<name>``, ``user_attrs_<key>`` and
-``system_attrs_<key>`` (each sorted by name) and, when asked for, ``intermediate_<step>``.
+(``value`` for one objective, ``values_0``, ``values_1``, ... for several), ``feasible`` (only
+when some trial's feasibility is known, see below), ``datetime_start``, ``datetime_complete``,
+``duration`` (seconds), then ``params_<name>``, ``user_attrs_<key>`` and ``system_attrs_<key>``
+(each sorted by name) and, when asked for, ``intermediate_<step>``.
+
+``feasible`` is True/False for a COMPLETE trial told with a sampler that has a ``constraints_func``
+(its constraint values are stored with it, under the system attribute ``"constraints"``), None for
+the other trials; an unconstrained study has no such column.
 
 Example:
     >>> import hpopt
@@ -83,8 +88,10 @@ def to_records(
     intermediate = check_bool("intermediate", intermediate)
     system_attrs = check_bool("system_attrs", system_attrs)
     trials = study.get_trials(states=wanted) if wanted is not None else study.trials
+    from hpopt.study import feasibility
+
     return trials_to_records(trials, len(study.directions), intermediate=intermediate,
-                             system_attrs=system_attrs)
+                             system_attrs=system_attrs, verdicts=feasibility(trials, study))
 
 
 def trials_to_records(
@@ -93,8 +100,17 @@ def trials_to_records(
     *,
     intermediate: bool = False,
     system_attrs: bool = True,
+    verdicts: list[bool | None] | None = None,
 ) -> list[dict[str, Any]]:
-    """:func:`to_records` for an already-fetched list of trials of a study with ``n_objectives``."""
+    """:func:`to_records` for an already-fetched list of trials of a study with ``n_objectives``.
+
+    ``verdicts`` (one per trial, from :func:`hpopt.study.feasibility`) fills the ``feasible``
+    column; by default the trials' stored constraint values decide it.
+    """
+    if verdicts is None:
+        from hpopt.study import feasibility
+
+        verdicts = feasibility(trials)
     params: set[str] = set()
     users: set[str] = set()
     syss: set[str] = set()
@@ -112,11 +128,13 @@ def trials_to_records(
     scols = sorted(syss)
     icols = sorted(steps)
     out = []
-    for t in trials:
+    for k, t in enumerate(trials):
         row: dict[str, Any] = {"number": t.number, "state": t.state.name}
         vals = t.values
         for i, c in enumerate(vcols):
             row[c] = None if vals is None or i >= len(vals) else float(vals[i])
+        if verdicts is not None:
+            row["feasible"] = verdicts[k]
         row["datetime_start"] = t.datetime_start
         row["datetime_complete"] = t.datetime_complete
         row["duration"] = (

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
+from hpopt._checks import stored_constraints
 from hpopt.records import FrozenTrial, TrialState
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -138,7 +139,11 @@ class ProgressBar:
             if trial.state is TrialState.COMPLETE and trial.values:
                 self._complete += 1
                 v = float(trial.values[0])
-                if self._sign and (math.isnan(self._best) or self._sign * v < self._sign * self._best):
+                cons = stored_constraints(trial)  # an infeasible trial is never the best
+                feasible = cons is None or bool((cons <= 0).all())
+                if feasible and self._sign and (
+                    math.isnan(self._best) or self._sign * v < self._sign * self._best
+                ):
                     self._best = v
             self._bar.set_postfix_str(self._postfix(), refresh=False)
             if self._by_time:

@@ -120,6 +120,18 @@ def _study_parts(source: Any) -> tuple[str, tuple[str, ...], list[FrozenTrial]]:
     return source.study_name, tuple(source.directions), trials
 
 
+def _feasible_only(trials: Sequence[FrozenTrial], study: Study | None) -> list[FrozenTrial]:
+    """``trials`` without those known to violate their constraints (the values stored with each
+    trial at tell time; with ``study``, also its sampler's ``constraints_func`` for trials stored
+    without them). Why: a "best" trial the user declared infeasible must not steer a refinement."""
+    from hpopt.study import feasibility
+
+    verdicts = feasibility(trials, study)
+    if verdicts is None:
+        return list(trials)
+    return [t for t, v in zip(trials, verdicts) if v is not False]
+
+
 # -- the refined space ------------------------------------------------------------------------
 class RefinedSpace(Mapping[str, Distribution]):
     """A narrowed search space (a mapping name -> distribution) with the reasons for each change.
@@ -128,7 +140,8 @@ class RefinedSpace(Mapping[str, Distribution]):
         original: The space it was refined from (name -> distribution).
         notes: name -> one line explaining what changed for that parameter and why.
         selected: Numbers of the trials the refinement is based on (best first).
-        n_complete: How many COMPLETE trials there were.
+        n_complete: How many COMPLETE trials were ranked (the feasible ones when the trials carry
+            constraint values).
         top, margin: The settings used.
     """
 
@@ -193,8 +206,10 @@ def refined_space(
     """Propose a narrowed search space from the best trials of ``study``.
 
     The best ``top`` COMPLETE trials are selected (by value; with several objectives, whole
-    non-dominated fronts from the Pareto front on, until at least ``top`` of the trials). Then,
-    for each parameter:
+    non-dominated fronts from the Pareto front on, until at least ``top`` of the trials). Trials
+    that violate their constraints (values stored when they were told with a sampler that has a
+    ``constraints_func``) are left out first: ``top`` and ``min_trials`` count feasible trials.
+    Then, for each parameter:
 
     * numbers (:class:`~hpopt.Float`, :class:`~hpopt.Int`): the range shrinks to the span of the
       selected trials' values plus ``margin`` times the original width on each side, measured in
@@ -245,12 +260,16 @@ def refined_space(
             if not isinstance(dist, (Float, Int, Categorical)):
                 raise ValueError(f"`space[{name!r}]` must be an hpopt distribution, but got {dist!r}.")
     name, directions, done = _study_parts(study)
-    if len(done) < min_trials:
+    ranked = _feasible_only(done, study)
+    n_bad = len(done) - len(ranked)
+    if len(ranked) < min_trials:
+        bad = f", {n_bad} of them infeasible (violating their constraints)" if n_bad else ""
         raise ValueError(
-            f"study {name!r} has {len(done)} COMPLETE trial(s); refining needs at least "
-            f"min_trials={min_trials} (run more trials, or lower min_trials)."
+            f"study {name!r} has {len(done)} COMPLETE trial(s){bad}; refining needs at least "
+            f"min_trials={min_trials}{' feasible ones' if n_bad else ''} (run more trials, or lower "
+            "min_trials)."
         )
-    best = _select_top(done, directions, top)
+    best = _select_top(ranked, directions, top)
     original = dict(space) if space is not None else _inferred_space(done)
     new: dict[str, Distribution] = {}
     notes: dict[str, str] = {}
@@ -271,12 +290,14 @@ def refined_space(
         new[pname] = refined
         notes[pname] = note + why
     kind = "Pareto fronts of" if len(directions) > 1 else "best"
+    pool = f"{len(ranked)} feasible COMPLETE trials ({n_bad} infeasible left out)" if n_bad else \
+        f"{len(done)} COMPLETE trials"
     header = (
-        f"Refined space from the {kind} {len(best)} of {len(done)} COMPLETE trials of study {name!r} "
+        f"Refined space from the {kind} {len(best)} of {pool} of study {name!r} "
         f"({', '.join(directions)}; top={top!r}, margin={margin!r}):"
     )
     return RefinedSpace(
-        new, original, notes, [t.number for t in best], len(done), top, margin, header
+        new, original, notes, [t.number for t in best], len(ranked), top, margin, header
     )
 
 
@@ -397,6 +418,11 @@ def warm_start(
     Every added trial carries the user attribute ``"warm_start_from"`` =
     ``{"study": <old study name>, "trial": <old trial number>}``.
 
+    Constraints: the best ``top`` (and ``"enqueue"``'s default best 10) are chosen among the
+    feasible trials only (constraint values stored at tell time). A copied trial gets its
+    constraint values from ``new_study``'s ``constraints_func`` when its sampler has one, else
+    keeps those stored with the original, so its feasibility is not lost.
+
     With ``space`` (e.g. a :class:`RefinedSpace`), copied trials record ``space``'s distributions
     (so the new study sees one consistent space), and an old trial is **skipped** when one of its
     parameters is not in ``space`` or its value lies outside it. Without ``space`` the old
@@ -425,6 +451,7 @@ def warm_start(
             parameter that ``new_study`` already has with another type, log flag or choice list
             (e.g. a refined categorical). Nothing is written when these are raised.
     """
+    from hpopt._checks import stored_constraints
     from hpopt.study import Study, _check_space
 
     if not isinstance(new_study, Study):
@@ -461,11 +488,12 @@ def warm_start(
                     f"trial {t.number} has values {t.values}, but the new study has "
                     f"{len(directions)} objective(s)."
                 )
+    ranked = _feasible_only(done, source if isinstance(source, Study) else None)
     if top is None:
-        chosen = list(done) if mode == "copy" else _select_top(done, directions, 10) if done else []
+        chosen = list(done) if mode == "copy" else _select_top(ranked, directions, 10) if ranked else []
     else:
         _top_count(top, 1)
-        chosen = _select_top(done, directions, top) if done else []
+        chosen = _select_top(ranked, directions, top) if ranked else []
     if mode == "copy":
         chosen.sort(key=lambda t: t.number)
         if new_study.get_trials([TrialState.WAITING]):
@@ -499,7 +527,7 @@ def warm_start(
         if reports:
             for step in sorted(t.intermediate_values):
                 trial.report(t.intermediate_values[step], step)
-        new_study.tell(trial, list(t.values))
+        new_study._tell_copy(trial, list(t.values), stored_constraints(t))
         count += 1
     return count
 

@@ -627,7 +627,7 @@ def _record(
         return study._storage.trial(study._sid, trial.number)
     if kind == "pruned":
         return study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
-    return study._conclude(trial, payload)
+    return study._conclude(trial, payload, catch)
 
 
 def default_pending(executor: Executor, n_jobs: int) -> int:

@@ -5,7 +5,9 @@ external resource), so it can be mailed, attached to a ticket or archived. It sh
 
 * the summary: directions, trial counts per state, time span, sampler (when recorded), the most
   frequent failure reasons;
-* the best trial with its parameters (the Pareto front for several objectives) and the top trials;
+* the best trial with its parameters (the Pareto front for several objectives) and the top trials,
+  feasible ones only when trials carry constraint values (stored at tell time by a sampler with a
+  ``constraints_func``), with the count of infeasible trials;
 * the parameter importance table by every available method (a note replaces a method that fails,
   e.g. with fewer than two COMPLETE trials);
 * the plots: optimization history, importance, slice, parallel coordinates, contour of the two
@@ -96,15 +98,24 @@ def study_summary(study: Study, trials: Sequence[FrozenTrial] | None = None) -> 
     """Facts about a study: name, directions, trial counts per state, best value, time span.
 
     ``best`` is the best value of a single-objective study (None without a COMPLETE trial) or, for
-    several objectives, a text ``"<k> Pareto-optimal"``.
+    several objectives, a text ``"<k> Pareto-optimal"``; only feasible trials count (None when no
+    COMPLETE trial is). ``infeasible`` is how many COMPLETE trials violate their stored constraints,
+    None when no trial's feasibility is known (an unconstrained study).
     """
+    from hpopt.study import feasibility
+
     trials = study.trials if trials is None else list(trials)
     counts = collections.Counter(t.state.name.lower() for t in trials)
     dirs = list(study.directions)
+    verdicts = feasibility([t for t in trials if t.state is TrialState.COMPLETE], study)
+    infeasible = None if verdicts is None else sum(v is False for v in verdicts)
     best: Any = None
     if counts["complete"]:
         if len(dirs) == 1:
-            best = float(study.best_value)
+            try:
+                best = float(study.best_value)
+            except ValueError:  # no COMPLETE trial is feasible
+                best = None
         else:
             best = f"{len(study.best_trials)} Pareto-optimal"
     starts = [t.started for t in trials if t.started is not None]
@@ -115,6 +126,7 @@ def study_summary(study: Study, trials: Sequence[FrozenTrial] | None = None) -> 
         "directions": dirs,
         "n_trials": len(trials),
         "counts": {s: counts[s] for s in _STATE_ORDER},
+        "infeasible": infeasible,
         "best": best,
         "first_start": min(starts) if starts else None,
         "last_finish": max(ends) if ends else None,
@@ -355,6 +367,8 @@ def _summary_html(study: Study, s: dict[str, Any], trials: Sequence[FrozenTrial]
     dirs = s["directions"]
     cards = [("trials", s["n_trials"])] + [(k, v) for k, v in s["counts"].items() if v or k in (
         "complete", "pruned", "fail")]
+    if s.get("infeasible") is not None:
+        cards.insert(2, ("infeasible", s["infeasible"]))
     if len(dirs) == 1 and s["best"] is not None:
         cards.append(("best value", f"{s['best']:.6g}"))
     elif s["best"] is not None:
@@ -397,9 +411,22 @@ def _params_of(trials: Sequence[FrozenTrial]) -> list[str]:
 
 
 def _best_html(study: Study, complete: Sequence[FrozenTrial]) -> str:
+    from hpopt.study import feasibility
+
     dirs = study.directions
     if not complete:
         return _note("No trial is COMPLETE yet: there is no best trial.")
+    verdicts = feasibility(complete, study)
+    excluded = ""
+    if verdicts is not None:
+        n_bad = sum(v is False for v in verdicts)
+        complete = [t for t, v in zip(complete, verdicts) if v is not False]
+        if not complete:
+            return _note(f"None of the {n_bad} COMPLETE trials satisfies its constraints (every "
+                         "constraint value <= 0): there is no best trial.")
+        if n_bad:
+            excluded = _note(f"{n_bad} COMPLETE trial(s) violating their constraints are left out of "
+                             "the best trials.")
     if len(dirs) == 1:
         best = study.best_trial
         rows: list[list[Any]] = [["trial", best.number], ["value", best.values[0]]]
@@ -414,12 +441,12 @@ def _best_html(study: Study, complete: Sequence[FrozenTrial]) -> str:
         out += f"<div><h3>Top {len(top)} trials</h3>" + _table(
             ["trial", "value", *names], [[t.number, t.values[0], *(t.params.get(n) for n in names)]
                                          for t in top])
-        return out + "</div></div>"
+        return excluded + out + "</div></div>"
     front = study.best_trials
     names = _params_of(front)
     shown = front[:_FRONT_ROWS]
     more = f" (first {_FRONT_ROWS} of {len(front)})" if len(front) > _FRONT_ROWS else ""
-    return (f"<h3>Pareto-optimal trials{more}</h3>"
+    return (excluded + f"<h3>Pareto-optimal trials{more}</h3>"
             + _table(["trial", *(f"objective {i} ({d})" for i, d in enumerate(dirs)), *names],
                      [[t.number, *t.values, *(t.params.get(n) for n in names)] for t in shown]))
 

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpopt._checks import check_bool
+from hpopt._checks import CONSTRAINTS_KEY, check_bool, constraint_values, stored_constraints
+from hpopt._frozendict import EMPTY, FrozenDict, deep_freeze
 from hpopt.distributions import Categorical, Distribution, Float, Int, check_compatible
 from hpopt.errors import (
     FailedTrialWarning,
@@ -83,6 +84,7 @@ class Study:
         self._live: dict[int, Trial] = {}
         # constraints_func -> trial number -> feasible (finished trials never change)
         self._feasible_cache: dict[Any, dict[int, bool]] = {}
+        self._n_constraints: int | None = None  # constraint values per trial, once known
         self._stop_flag = False
         self._beater = Beater(self, heartbeat_interval) if heartbeat_interval else None
 
@@ -204,11 +206,20 @@ class Study:
                 units). Stored in the trial's system attributes under ``"gradient"``; the
                 ``gradient`` sampler uses it.
 
+        With a sampler that has a ``constraints_func`` (``nsga2``, ``gp``), a COMPLETE trial's
+        constraint values are computed here, once (the function sees the trial as it will be
+        stored: COMPLETE, with its values, parameters and attributes), and stored with it under
+        the system attribute ``"constraints"``, in the same write.
+
         Raises:
-            TypeError: A value that is not a real number (bool, str, None, complex, ...).
+            TypeError: A value that is not a real number (bool, str, None, complex, ...), or a
+                ``constraints_func`` result that is not a sequence of real numbers.
             ValueError: The wrong number of values, an unknown trial, a trial of another study, a
                 gradient that names a parameter the trial has not or that is not a float, or has
-                a non-finite entry (the trial is left unchanged).
+                a non-finite entry, or a ``constraints_func`` result with a NaN or another count
+                of values than the study's earlier trials (the trial is left unchanged).
+            Exception: Whatever ``constraints_func`` raised (nothing is written: the trial stays
+                RUNNING, to be told again or with ``state="fail"``).
             TrialFinishedError: The trial finished with another outcome already (the identical
                 outcome again is a no-op, so a retry after a lost connection is safe).
         """
@@ -237,7 +248,38 @@ class Study:
             if values is not None:
                 raise ValueError(f"`values` must be None for a FAIL trial, but got {values!r}.")
             vals = None
-        return self._finish(number, live, st, vals, reason, skip_if_finished, grad)
+        cons = None
+        if st is TrialState.COMPLETE:
+            pending = self._constraints_input(number, live, vals, grad)
+            if pending is not None:
+                func, view = pending
+                try:
+                    raw = func(view)
+                except Exception as exc:
+                    if hasattr(exc, "add_note"):
+                        exc.add_note(f"(raised by constraints_func at tell: nothing was written, trial "
+                                     f"{number} is still RUNNING)")
+                    raise
+                try:
+                    cons = self._checked_constraints(raw, view)
+                except (TypeError, ValueError) as exc:
+                    raise type(exc)(f"{exc} Nothing was written: trial {number} is still RUNNING (tell "
+                                    "it again, or with state='fail').") from None
+        return self._finish(number, live, st, vals, reason, skip_if_finished, grad, cons)
+
+    def _tell_copy(
+        self, trial: Trial, values: Sequence[float], constraints: np.ndarray | None
+    ) -> FrozenTrial:
+        """``tell(trial, values)`` for a trial copied from another study (``warm_start``): without
+        a ``constraints_func`` of its own, this handle stores the ``constraints`` the original
+        trial had, so the copy's feasibility is not lost (an infeasible trial must not become the
+        new study's best)."""
+        if constraints is None or self._constraints_func() is not None:
+            return self.tell(trial, values)
+        number, live = self._resolve(trial)
+        vals = self._values(values)
+        return self._finish(number, live, TrialState.COMPLETE, vals, None, False, None,
+                            [float(c) for c in constraints])
 
     def _gradient(self, number: int, live: Trial | None, gradient: Any) -> dict[str, float]:
         if len(self._history.directions) != 1:
@@ -274,6 +316,7 @@ class Study:
         reason: str | None,
         skip_if_finished: bool,
         gradient: dict[str, float] | None = None,
+        constraints: list[float] | None = None,
     ) -> FrozenTrial:
         payload = live._take_payload() if live is not None and not live._finished else {}
         sys: dict[str, Any] = {}
@@ -281,6 +324,8 @@ class Study:
             sys[FAIL_REASON] = reason
         if gradient:
             sys[GRADIENT_KEY] = gradient
+        if constraints is not None:
+            sys[CONSTRAINTS_KEY] = constraints  # in the write that completes the trial
         try:
             ft = self._storage.finish(
                 self._sid, number, state, values,
@@ -305,6 +350,82 @@ class Study:
             _log.info("%s", self._describe(ft))
         return ft
 
+    def _constraints_input(
+        self, number: int, live: Trial | None, values: tuple[float, ...], gradient: dict[str, float] | None
+    ) -> tuple[Callable[[FrozenTrial], Any], FrozenTrial] | None:
+        """The sampler's ``constraints_func`` and the trial as it will read once told COMPLETE with
+        ``values`` (None without a function, or when the trial is finished already: the storage
+        then makes the tell a no-op or refuses it).
+
+        Why a built view: the values are stored in the write that completes the trial, so the
+        function must see the completed trial before that write. It sees what the samplers saw
+        when they called it on the stored trial: state, values, parameters (the unwritten ones of
+        this handle too), attributes and reports; only ``finished`` is this moment, not the write's.
+        """
+        func = self._constraints_func()
+        if func is None:
+            return None
+        rec = self._storage._trial(self._sid, number)
+        if rec.state.is_finished():
+            return None
+        base = rec.freeze()
+        params, dists, user = dict(base.params), dict(base.distributions), dict(base.user_attrs)
+        if live is not None:
+            with live._lock:
+                params.update(live._params)
+                dists.update(live._dists)
+                user.update({k: deep_freeze(v) for k, v in live._user.items()})
+        sys = dict(base.system_attrs)
+        sys.pop(CONSTRAINTS_KEY, None)
+        if gradient:
+            sys[GRADIENT_KEY] = deep_freeze(dict(gradient))
+        view = FrozenTrial(
+            number=number,
+            state=TrialState.COMPLETE,
+            values=tuple(values),
+            params=FrozenDict(params) if params else EMPTY,
+            distributions=FrozenDict(dists) if dists else EMPTY,
+            intermediate_values=base.intermediate_values,
+            user_attrs=FrozenDict(user) if user else EMPTY,
+            system_attrs=FrozenDict(sys) if sys else EMPTY,
+            started=base.started,
+            finished=time.time(),
+        )
+        return func, view
+
+    def _checked_constraints(self, raw: Any, view: FrozenTrial) -> list[float]:
+        """``raw`` (what ``constraints_func`` returned for ``view``) as the list of floats to store.
+
+        Raises:
+            TypeError: Not a sequence of real numbers.
+            ValueError: A NaN, or another count of values than the study's other trials have (the
+                ``gp`` sampler fits one model per constraint; a changing count is a bug).
+        """
+        values = constraint_values(lambda _trial: raw, view)
+        count = self._constraint_count()
+        if count is not None and len(values) != count:
+            raise ValueError(
+                f"`constraints_func` must return the same number of values for every trial, but "
+                f"returned {len(values)} ({values.tolist()!r}) for trial {view.number} where earlier "
+                f"trials have {count}."
+            )
+        self._n_constraints = len(values)
+        return [float(v) for v in values]
+
+    def _constraint_count(self) -> int | None:
+        """How many constraint values this study's trials have (None before any is stored).
+
+        Learnt once per handle from the latest stored trial (a backwards scan that stops at the
+        first hit), then kept from each tell.
+        """
+        if self._n_constraints is None:
+            for t in reversed(self._storage.trials(self._sid, frozenset({TrialState.COMPLETE}))):
+                stored = stored_constraints(t)
+                if stored is not None:
+                    self._n_constraints = len(stored)
+                    break
+        return self._n_constraints
+
     def _describe(self, ft: FrozenTrial) -> str:
         text = f"Trial {ft.number} {ft.state.name.lower()}"
         if ft.values is not None:
@@ -312,13 +433,10 @@ class Study:
         text += f" and params {dict(ft.params)}."
         best = None
         if len(self._history.directions) == 1:
-            if self._constraints_func() is None:
-                best = self._storage.best(self._sid)
-            else:  # the best feasible trial, as best_trial says (None while no trial is feasible)
-                try:
-                    best = self.best_trial
-                except ValueError:
-                    best = None
+            try:  # the best feasible trial, as best_trial says (None while no trial is feasible)
+                best = self.best_trial
+            except ValueError:
+                best = None
         if best is not None:
             text += f" Best is trial {best.number} with value {best.values[0]}."
         return text
@@ -527,10 +645,17 @@ class Study:
             reason = f"{type(exc).__name__}: {exc}"
             self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
             raise
-        return self._conclude(trial, result)
+        return self._conclude(trial, result, catch)
 
-    def _conclude(self, trial: Trial, result: Any) -> FrozenTrial:
-        """Tell an objective's return value: COMPLETE, or FAIL (with a warning) if unusable."""
+    def _conclude(self, trial: Trial, result: Any, catch: tuple[type, ...] = ()) -> FrozenTrial:
+        """Tell an objective's return value: COMPLETE, or FAIL (with a warning) if unusable.
+
+        The sampler's ``constraints_func`` runs here as part of the trial's evaluation, and its
+        failures are treated as the objective's: an exception it raises fails the trial and is
+        re-raised unless listed in ``catch`` (then a warning, and the study goes on); a result that
+        is not a sequence of real numbers (or has a NaN, or another count of values than the
+        other trials) fails the trial with a warning, as an unusable objective value does.
+        """
         try:
             values = self._values(result)
         except (TypeError, ValueError) as exc:
@@ -541,7 +666,28 @@ class Study:
             reason = f"objective value is NaN ({list(values)})"
             warnings.warn(f"trial {trial.number} failed: {reason}.", FailedTrialWarning, stacklevel=3)
             return self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
-        return self._finish(trial.number, trial, TrialState.COMPLETE, values, None, False)
+        cons = None
+        pending = self._constraints_input(trial.number, trial, values, None)
+        if pending is not None:
+            func, view = pending
+            try:
+                raw = func(view)
+            except catch as exc:
+                reason = f"constraints_func raised {type(exc).__name__}: {exc}"
+                warnings.warn(f"trial {trial.number} failed: {reason}", FailedTrialWarning, stacklevel=3)
+                return self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
+            except BaseException as exc:
+                self._stop_flag = True
+                reason = f"constraints_func raised {type(exc).__name__}: {exc}"
+                self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
+                raise
+            try:
+                cons = self._checked_constraints(raw, view)
+            except (TypeError, ValueError) as exc:
+                reason = str(exc)
+                warnings.warn(f"trial {trial.number} failed: {reason}", FailedTrialWarning, stacklevel=3)
+                return self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
+        return self._finish(trial.number, trial, TrialState.COMPLETE, values, None, False, None, cons)
 
     def refined_space(
         self, top: float | int = 0.2, *, min_trials: int = 10, margin: float = 0.1,
@@ -632,54 +778,61 @@ class Study:
         func = getattr(self.sampler, "constraints_func", None)
         return func if callable(func) else None
 
-    def _feasible(self, trials: list[FrozenTrial]) -> list[FrozenTrial]:
-        """``trials`` that satisfy every constraint of the sampler (all when it has none).
-
-        Why: the constraints live in the sampler only, so without this filter ``best_trial`` and
-        ``best_trials`` could return a trial the user declared infeasible.
+    def _verdict(self, trial: FrozenTrial) -> bool | None:
+        """Whether ``trial`` satisfies its constraints: from the values stored when it was told;
+        for a COMPLETE trial stored without them (told before constraints were stored, or by a
+        handle without the function), from this handle's ``constraints_func``; None when unknown.
         """
+        stored = stored_constraints(trial)
+        if stored is not None:
+            return bool((stored <= 0.0).all())
         func = self._constraints_func()
-        if func is None or not trials:
-            return trials
-        from hpopt._checks import constraint_values
-
+        if func is None or trial.state is not TrialState.COMPLETE:
+            return None
         # A finished trial never changes: its verdict is computed once per function (the log
         # line asks after every trial, which would otherwise cost O(n) calls of the function each).
         verdicts = self._feasible_cache.setdefault(func, {})
-        out = []
-        for t in trials:
-            ok = verdicts.get(t.number)
-            if ok is None:
-                ok = verdicts[t.number] = bool((constraint_values(func, t) <= 0.0).all())
-            if ok:
-                out.append(t)
-        return out
+        ok = verdicts.get(trial.number)
+        if ok is None:
+            ok = verdicts[trial.number] = bool((constraint_values(func, trial) <= 0.0).all())
+        return ok
+
+    def _feasible(self, trials: list[FrozenTrial]) -> list[FrozenTrial]:
+        """``trials`` that are not known to violate a constraint (see :meth:`_verdict`).
+
+        Why: without this filter ``best_trial`` and ``best_trials`` could return a trial the user
+        declared infeasible. A trial whose feasibility is unknown (no stored values and no function)
+        is kept, as Optuna does: an unconstrained study is unchanged.
+        """
+        if not trials:
+            return trials
+        return [t for t in trials if self._verdict(t) is not False]
 
     @property
     def best_trial(self) -> FrozenTrial:
         """The best COMPLETE trial of a single-objective study.
 
-        With a sampler that has a ``constraints_func`` (``gp``), the best trial that satisfies
-        every constraint.
+        Infeasible trials are left out: those whose constraint values, stored when they were told
+        with a sampler that has a ``constraints_func`` (``nsga2``, ``gp``), are not all ``<= 0``;
+        so a study loaded without that sampler knows them too. Trials stored without values are
+        judged by this handle's ``constraints_func`` if it has one, else taken as feasible.
 
         Raises:
             RuntimeError: The study has several objectives (use ``best_trials``).
             ValueError: No trial is COMPLETE yet, or none of them satisfies the constraints.
         """
         self._single("best_trial")
-        if self._constraints_func() is None:
-            best = self._storage.best(self._sid)
-            if best is None:
-                raise ValueError(f"study {self.study_name!r} has no COMPLETE trial yet.")
+        best = self._storage.best(self._sid)
+        if best is None:
+            raise ValueError(f"study {self.study_name!r} has no COMPLETE trial yet.")
+        if self._verdict(best) is not False:  # the best of all is feasible: the best feasible
             return best
         done = self._storage.trials(self._sid, frozenset({TrialState.COMPLETE}))
-        if not done:
-            raise ValueError(f"study {self.study_name!r} has no COMPLETE trial yet.")
         feasible = self._feasible(done)
         if not feasible:
             raise ValueError(
-                f"study {self.study_name!r} has {len(done)} COMPLETE trials but none satisfies the "
-                "sampler's `constraints_func` (all its values <= 0)."
+                f"study {self.study_name!r} has {len(done)} COMPLETE trials but none satisfies its "
+                "constraints (every value of `constraints_func`, as stored with the trial, <= 0)."
             )
         sign = 1.0 if self._history.directions[0] == "minimize" else -1.0
         return feasible[int(np.argmin(np.array([t.values[0] for t in feasible]) * sign))]
@@ -710,8 +863,8 @@ class Study:
     def best_trials(self) -> list[FrozenTrial]:
         """The Pareto front: COMPLETE trials no other COMPLETE trial dominates (by number).
 
-        With a sampler that has a ``constraints_func`` (``nsga2``, ``gp``), only the trials that
-        satisfy every constraint take part (as in ``best_trial``).
+        Only feasible trials take part, as in ``best_trial`` (stored constraint values first, then
+        this handle's ``constraints_func``).
         """
         done = self._feasible(self._storage.trials(self._sid, frozenset({TrialState.COMPLETE})))
         if not done:
@@ -758,6 +911,24 @@ class Study:
                 f"`{what}` is for single-objective studies; this one has directions "
                 f"{self.directions} (use best_trials / directions)."
             )
+
+
+def feasibility(trials: Sequence[FrozenTrial], study: Study | None = None) -> list[bool | None] | None:
+    """Per trial, True/False when its feasibility is known, else None; None for the whole list
+    when no trial's is known (an unconstrained study: readers then show and use every trial as
+    before).
+
+    Known means: constraint values stored with the trial at tell time, or (with ``study``) computed
+    by that handle's sampler's ``constraints_func`` for a COMPLETE trial stored without them.
+    """
+    if study is not None:
+        out = [study._verdict(t) for t in trials]
+    else:
+        out = []
+        for t in trials:
+            stored = stored_constraints(t)
+            out.append(None if stored is None else bool((stored <= 0.0).all()))
+    return out if any(v is not None for v in out) else None
 
 
 def pareto_front_mask(costs: np.ndarray) -> np.ndarray:
@@ -826,8 +997,9 @@ def _notes(sampler: Sampler, history: History, info: TrialInfo) -> dict[str, Any
             out[check_name("system attribute key", key)] = json_value("system attribute", key, value)
         except (TypeError, ValueError) as exc:
             raise SamplerError(f"{type(sampler).__name__}.annotate returned a bad note: {exc}") from exc
-    if PLAN_KEY in out:
-        raise SamplerError(f"{type(sampler).__name__}.annotate may not set {PLAN_KEY!r}.")
+    for reserved in (PLAN_KEY, CONSTRAINTS_KEY):
+        if reserved in out:
+            raise SamplerError(f"{type(sampler).__name__}.annotate may not set {reserved!r}.")
     return out
 
 

@@ -137,10 +137,18 @@ def test_constraints_all_infeasible_still_proposes() -> None:
 
 
 def test_bad_constraint_values_refused() -> None:
+    # told COMPLETE: refused at tell, before anything is written
     sampler = GPSampler(seed=0, n_startup_trials=2, constraints_func=lambda t: [math.nan])
-    study = _run(sampler, {"x": Float(0, 1)}, lambda p: p["x"], 2)
+    study = hpopt.create_study(sampler=sampler)
+    t = study.ask({"x": Float(0, 1)})
     with pytest.raises(ValueError, match="constraints_func"):
-        study.ask({"x": Float(0, 1)})
+        study.tell(t, 0.5)
+    assert study.trials[0].state is hpopt.TrialState.RUNNING
+    # trials stored without values (told by an unconstrained handle): refused when the GP reads them
+    plain = _run(GPSampler(seed=0, n_startup_trials=2), {"x": Float(0, 1)}, lambda p: p["x"], 2)
+    again = hpopt.load_study(study_name=plain.study_name, storage=plain.storage, sampler=sampler)
+    with pytest.raises(ValueError, match="constraints_func"):
+        again.ask({"x": Float(0, 1)})
 
 
 def test_multi_objective_spreads_along_the_front() -> None:

@@ -197,3 +197,17 @@ def test_a_plain_script_prints_trial_lines_and_can_silence_them():
     assert out.stderr.count("Trial ") == 4 and "INFO" in out.stderr
     own = _run("import logging\nlogging.basicConfig(level=logging.WARNING)\n" + textwrap.dedent(body))
     assert own.returncode == 0 and "Trial " not in own.stderr, own.stderr
+
+
+def test_bar_best_skips_trials_that_violate_their_stored_constraints():
+    """The bar's best is the study's best feasible value, not an infeasible trial's."""
+    sampler = hpopt.make_sampler("gp", seed=0, n_startup_trials=3,
+                                 constraints_func=lambda t: [0.1 - t.params["x"]])  # feasible: x >= 0.1
+    study = hpopt.create_study(sampler=sampler)
+    out = io.StringIO()
+    bar = ProgressBar(study, n_trials=12, timeout=None, file=out)
+    study.optimize(lambda t: t.suggest_float("x", -1, 1) ** 2, n_trials=12, callbacks=[bar.update])
+    bar.close()
+    infeasible = [t for t in study.trials if t.params["x"] < 0.1]
+    assert infeasible and min(t.values[0] for t in infeasible) < study.best_value  # the case matters
+    assert bar._best == study.best_value

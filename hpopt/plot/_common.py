@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from hpopt.study import Study
 
-__all__ = ["save", "new_figure", "needs_matplotlib", "complete_trials", "objective_values",
+__all__ = ["save", "new_figure", "needs_matplotlib", "complete_trials", "feasible_mask", "objective_values",
            "select_params", "ParamAxis", "param_axis", "param_column", "apply_axis", "value_cmap"]
 
 Target = Callable[[FrozenTrial], float]
@@ -108,6 +108,21 @@ def complete_trials(study: Study, what: str) -> list[FrozenTrial]:
             f"({len(study.trials)} trial(s) in other states)."
         )
     return trials
+
+
+def feasible_mask(study: Study, trials: Sequence[FrozenTrial]) -> np.ndarray | None:
+    """Boolean mask of the ``trials`` not known to violate a constraint, or None when no trial's
+    feasibility is known (an unconstrained study: the plot is drawn as without constraints).
+
+    Feasibility comes from the constraint values stored with each trial when it was told with a
+    sampler that has a ``constraints_func`` (``nsga2``, ``gp``); see :func:`hpopt.study.feasibility`.
+    """
+    from hpopt.study import Study, feasibility
+
+    verdicts = feasibility(trials, study if isinstance(study, Study) else None)
+    if verdicts is None:
+        return None
+    return np.fromiter((v is not False for v in verdicts), dtype=bool, count=len(trials))
 
 
 def check_target_name(target_name: Any) -> str:

@@ -10,6 +10,7 @@ from hpopt.plot._common import (
     Target,
     check_target_name,
     complete_trials,
+    feasible_mask,
     needs_matplotlib,
     new_figure,
     objective_values,
@@ -36,6 +37,10 @@ def plot_optimization_history(
     log_y: bool = False,
 ) -> Figure:
     """Objective value of each COMPLETE trial against the trial number, plus the best-so-far line.
+
+    Trials whose stored constraint values are violated (told with a sampler that has a
+    ``constraints_func``) are drawn as grey crosses, labelled infeasible, and never set the
+    best-so-far line.
 
     Args:
         study: The study to plot.
@@ -71,16 +76,23 @@ def plot_optimization_history(
     ok = np.isfinite(values)
     if log_y and np.any(values[ok] <= 0):
         raise ValueError("`log_y=True` needs positive values, but some plotted values are <= 0.")
+    feasible = feasible_mask(study, trials)
+    bad = np.zeros(len(trials), dtype=bool) if feasible is None else ok & ~feasible
+    good = ok & ~bad
 
     fig = new_figure()
     ax = fig.add_subplot()
-    ax.scatter(numbers[ok], values[ok], s=point_size(len(trials)), color="tab:blue", alpha=0.7,
+    size = point_size(len(trials))
+    ax.scatter(numbers[good], values[good], s=size, color="tab:blue", alpha=0.7,
                linewidths=0, label=target_name, zorder=2)
-    if direction is not None and ok.any():
+    if bad.any():
+        ax.scatter(numbers[bad], values[bad], s=size, color="0.6", marker="x", alpha=0.8,
+                   linewidths=0.8, label=f"Infeasible ({int(bad.sum())})", zorder=2)
+    if direction is not None and good.any():
         acc = np.minimum.accumulate if direction == "minimize" else np.maximum.accumulate
-        best = acc(values[ok])
-        ax.step(numbers[ok], best, where="post", color="tab:red", linewidth=1.8,
-                label="Best so far", zorder=3)
+        best = acc(values[good])
+        ax.step(numbers[good], best, where="post", color="tab:red", linewidth=1.8,
+                label="Best so far" if feasible is None else "Best feasible so far", zorder=3)
     if log_y:
         ax.set_yscale("log")
     ax.set_xlabel("Trial")

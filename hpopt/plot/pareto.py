@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hpopt.plot._common import complete_trials, needs_matplotlib, new_figure, point_size, study_label
+from hpopt.plot._common import (
+    complete_trials,
+    feasible_mask,
+    needs_matplotlib,
+    new_figure,
+    point_size,
+    study_label,
+)
 from hpopt.records import FrozenTrial
 from hpopt.study import pareto_front_mask
 
@@ -40,13 +47,17 @@ def plot_pareto_front(
 ) -> Figure:
     """The COMPLETE trials in objective space, the Pareto front highlighted, dominated ones dimmed.
 
+    Trials whose stored constraint values are violated (told with a sampler that has a
+    ``constraints_func``) take no part in the front: they are drawn as grey crosses, labelled
+    infeasible (with the dominated ones, so only when ``include_dominated``).
+
     Args:
         study: A study with 2 or 3 objectives (or any study together with ``targets``).
         targets: ``FrozenTrial -> (f1, f2[, f3])``, what to plot instead of the objective values.
         target_names: One axis label per plotted objective (default ``Objective 0``, ...).
         directions: ``"minimize"``/``"maximize"`` per plotted objective; defaults to the study's
             directions (required with ``targets`` when their number differs from the study's).
-        include_dominated: Also draw the dominated trials (dimmed).
+        include_dominated: Also draw the dominated trials (dimmed) and the infeasible ones.
 
     Raises:
         ValueError: No COMPLETE trial, a study with one objective (or more than 3) and no
@@ -101,15 +112,22 @@ def plot_pareto_front(
         raise ValueError(f"`target_names` must be {d} strings, but got {target_names!r}.")
 
     ok = np.all(np.isfinite(pts), axis=1)
-    pts = pts[ok]
+    feasible = feasible_mask(study, trials)
+    feasible = np.ones(len(trials), dtype=bool) if feasible is None else feasible
+    pts, feasible = pts[ok], feasible[ok]
     if not len(pts):
         raise ValueError(f"{what}: no COMPLETE trial has finite values to plot.")
     signs = np.array([1.0 if x == "minimize" else -1.0 for x in directions])
+    infeasible = pts[~feasible]
+    pts = pts[feasible]
     front = front_mask(pts * signs)
 
     fig = new_figure(6.5, 5.2)
     ax = fig.add_subplot(projection="3d") if d == 3 else fig.add_subplot()
-    size = point_size(len(pts))
+    size = point_size(len(pts) + len(infeasible))
+    if include_dominated and len(infeasible):
+        ax.scatter(*infeasible.T, s=size, c="0.6", marker="x", alpha=0.6, linewidths=0.8,
+                   label=f"Infeasible ({len(infeasible)})")
     if include_dominated and (~front).any():
         ax.scatter(*pts[~front].T, s=size, c="tab:blue", alpha=0.25, linewidths=0,
                    label=f"Dominated ({int((~front).sum())})")

@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 
 from hpopt._blas import single_blas_thread
-from hpopt._checks import check_int, constraint_values
+from hpopt._checks import check_int, constraint_values, stored_constraints
 from hpopt.distributions import Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
@@ -106,7 +106,9 @@ class GPSampler(IntersectionSpace, DerivedCaches, Sampler):
             interpolates).
         constraints_func: ``f(FrozenTrial) -> sequence of floats``, ``<= 0`` when satisfied (same
             convention as NSGA-II); each constraint gets its own GP and the acquisition is
-            weighted by the probability of feasibility. None for an unconstrained study.
+            weighted by the probability of feasibility. None for an unconstrained study. The
+            study calls it once per COMPLETE trial, at tell, and stores the values with the trial
+            (system attribute ``"constraints"``), which this sampler then reads.
         n_candidates: Quasi-random candidates per acquisition optimisation (``>= 16``).
         n_restarts: L-BFGS-B starts of a hyperparameter fit that has no warm start (``>= 1``);
             later fits start from the previous one.
@@ -226,11 +228,15 @@ class GPSampler(IntersectionSpace, DerivedCaches, Sampler):
         return (w * G).max(axis=1) + _PAREGO_RHO * (w * G).sum(axis=1)
 
     def _constraints(self, trials: Sequence[FrozenTrial]) -> np.ndarray:
-        """``(n, k)`` constraint values (``<= 0`` feasible) of ``trials``."""
+        """``(n, k)`` constraint values (``<= 0`` feasible) of ``trials``: those stored with each
+        trial when it was told (computed once by the study with this ``constraints_func``), the
+        function's only for a trial stored without them."""
         assert self.constraints_func is not None
+        func = self.constraints_func
         rows = []
         for t in trials:
-            rows.append(constraint_values(self.constraints_func, t))
+            stored = stored_constraints(t)
+            rows.append(stored if stored is not None else constraint_values(func, t))
         if len({len(r) for r in rows}) > 1:
             raise ValueError("`constraints_func` must return the same number of values for every trial.")
         return _finite(_bounded_constraints(np.array(rows, dtype=float).reshape(len(trials), -1)))

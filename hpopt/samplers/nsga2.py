@@ -46,7 +46,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from hpopt._checks import constraint_values
+from hpopt._checks import constraint_values, stored_constraints
 from hpopt.distributions import Distribution
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.rng import resolve_seed, trial_rng
@@ -225,7 +225,9 @@ class NSGAIISampler(ReplaySampler):
         eta_c: SBX distribution index (``> 0``; larger keeps children nearer their parents).
         eta_m: Polynomial-mutation distribution index (``> 0``).
         constraints_func: ``f(FrozenTrial) -> sequence of floats``, ``<= 0`` when satisfied (e.g.
-            reading a user attribute the objective set); None for an unconstrained study.
+            reading a user attribute the objective set); None for an unconstrained study. The
+            study calls it once per COMPLETE trial, at tell, and stores the values with the trial
+            (system attribute ``"constraints"``), which this sampler then reads.
         fallback_sampler: Samples parameters outside the joint space (define-by-run); default
             :class:`~hpopt.samplers.random.RandomSampler` with the same seed.
         steady_state: Merge each finished trial into the population at once (default) rather
@@ -286,10 +288,17 @@ class NSGAIISampler(ReplaySampler):
         return f"NSGAIISampler(seed={self.seed}, popsize={self.popsize}, steady_state={self.steady_state})"
 
     def violation(self, trial: FrozenTrial) -> float:
-        """Total constraint violation of ``trial`` (0 when feasible or unconstrained)."""
+        """Total constraint violation of ``trial`` (0 when feasible or unconstrained).
+
+        The values stored with the trial when it was told are used when present (the study
+        computed them once with this ``constraints_func``); the function is called only for a
+        trial stored without them.
+        """
         if self.constraints_func is None:
             return 0.0
-        values = constraint_values(self.constraints_func, trial)
+        values = stored_constraints(trial)
+        if values is None:
+            values = constraint_values(self.constraints_func, trial)
         with np.errstate(over="ignore"):  # violations of 1e308 each: inf in total, without a warning
             return float(np.maximum(values, 0.0).sum())
 
