@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as _dt
 import functools
 import io
 import json
@@ -239,7 +240,7 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
 
 
 def _csv(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
-    from hpopt.export import json_safe
+    from hpopt.export import iso_datetime, json_safe
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -252,8 +253,8 @@ def _csv(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
                 out.append("")
             elif isinstance(v, (dict, list, tuple)) or hasattr(v, "items"):
                 out.append(json.dumps(json_safe(v), sort_keys=True))
-            elif hasattr(v, "isoformat"):
-                out.append(v.isoformat())
+            elif isinstance(v, _dt.datetime):
+                out.append(iso_datetime(v))  # with the UTC offset: a machine format
             else:
                 out.append(v)
         w.writerow(out)

@@ -188,10 +188,17 @@ def to_dataframe(
     return frame
 
 
+def iso_datetime(value: _dt.datetime) -> str:
+    """ISO 8601 with the UTC offset (a naive datetime is local time, as trials' datetimes are):
+    the same instant reads the same wherever the file is opened, and sorts with other machines'."""
+    return (value if value.tzinfo is not None else value.astimezone()).isoformat()
+
+
 def json_safe(value: Any) -> Any:
-    """``value`` with datetimes as ISO strings and NaN/inf as strings, ready for ``json.dumps``."""
+    """``value`` with datetimes as ISO strings with their UTC offset and NaN/inf as strings, ready
+    for ``json.dumps``."""
     if isinstance(value, _dt.datetime):
-        return value.isoformat()
+        return iso_datetime(value)
     if isinstance(value, float) and value != value:
         return "nan"
     if isinstance(value, float) and value in (float("inf"), float("-inf")):

@@ -4,6 +4,7 @@ SQLite storage (and in-process for the many error cases), checking output and ex
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -99,6 +100,8 @@ def test_trials_csv_with_state_filter_and_env_storage(store):
         t = by_number[int(r["number"])]
         assert float(r["value"]) == t.values[0]  # csv keeps full precision
         assert r["params_kind"] == t.params["kind"]
+        stamp = dt.datetime.fromisoformat(r["datetime_start"])  # with its UTC offset: one instant
+        assert stamp.utcoffset() is not None and abs(stamp.timestamp() - t.started) < 1e-3
 
 
 def test_best_json(store):

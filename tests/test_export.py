@@ -123,7 +123,11 @@ def test_json_safe_makes_records_serializable():
     rows = to_records(_study(), intermediate=True)
     text = json.dumps(json_safe(rows), allow_nan=False)
     back = json.loads(text)
-    assert back[0]["datetime_start"] == rows[0]["datetime_start"].isoformat()
+    # ISO 8601 with the UTC offset: the same instant wherever it is read
+    stamp = dt.datetime.fromisoformat(back[0]["datetime_start"])
+    assert stamp.utcoffset() is not None
+    assert stamp.timestamp() == rows[0]["datetime_start"].timestamp()
+    assert stamp.replace(tzinfo=None) == rows[0]["datetime_start"]
     assert json_safe([float("nan"), float("inf"), -float("inf")]) == ["nan", "inf", "-inf"]
 
 
