@@ -42,13 +42,20 @@ function of the history, replayed at every ask:
 2. A trial *is* a point when its parameters equal the decoded point exactly (the sampler proposed
    it; floats are compared bit for bit) and its other parameters equal the held values. Trials that
    match nothing (enqueued, other samplers', another space) are simply not part of the trajectory.
-   Each trial serves one point once; a point takes the lowest-numbered COMPLETE finite match.
+   Each trial serves one point once; a point takes the lowest-numbered unused COMPLETE finite
+   match, else the lowest-numbered unused failed one.
 3. When every point of iteration ``k`` has a value, the gradient is formed, Adam steps, the iterate
    is projected into the box and the replay moves on to ``k + 1``.
-4. A point whose matching trials all FAILed (or were PRUNED, or gave ±inf) makes the iteration
-   retry with ``attempt + 1``: a fresh ``Δ`` and half the perturbation size; if the iterate itself
-   failed, it is moved halfway back to the previous iterate (the first iterate: to a seeded random
-   point). Each retry spends the failed trials, so the replay always ends.
+4. A point whose unused matching trials all FAILed (or were PRUNED, or gave ±inf) makes the
+   iteration retry with ``attempt + 1``: a fresh ``Δ`` and half the perturbation size; if the
+   iterate itself failed, it is moved halfway back to the previous iterate (all the way back when
+   the halfway point decodes to the same parameters; the first iterate: to a seeded random point).
+   The retry spends the failures that decided it: the lowest-numbered failed match among the
+   points and, if the iterate failed, the iterate's (so the replay always ends). Any other failure
+   stays for a later step at its point, and a later step back at a point that failed (the iterate
+   returning there, or clipped to the same face) evaluates it again and retries on that new
+   failure, instead of the earlier step counting it as its own. An iteration that succeeds at a
+   point also spends the failures there numbered below its trial (superseded by the success).
 5. The first iteration with a point still missing is the current one. The ask proposes the missing
    point that the fewest RUNNING trials are evaluating (lowest role first), so parallel workers
    spread over the pair; when all are running, it evaluates one of them again (a duplicate is
@@ -63,9 +70,10 @@ finished). A trial's role is not stored (samplers write nothing); it is what the
 to: role 0 the iterate, 1 and 2 the SPSA points ``m + cΔ`` and ``m - cΔ``, ``2i + 1`` and
 ``2i + 2`` the finite-difference points of coordinate ``i``. Each ask resumes the replay from the
 previous ask's checkpoint (the start of the then current iteration), so its cost is an ``O(n)``
-index of the trials plus the new iterations; a new trial at a point that failed in a replayed
-iteration makes it resume from a snapshot taken at the start of that failing step, and a late
-trial that could change another replayed iteration (see ``_replay``) makes it replay from the start.
+index of the trials plus the new iterations; a new trial that changes a replayed failing step (a
+COMPLETE one where a failure decided it, any at an iterate that had no trial there) makes it
+resume from a snapshot taken at the start of that step, and a late trial that could change another
+replayed iteration (see ``_replay``) makes it replay from the start.
 
 **Other parameters.** Integers, categoricals and stepped floats are *held*: at their value in
 ``x0`` when given (e.g. ``x0=study.best_params`` after a TPE run), otherwise at one seeded random
@@ -187,15 +195,24 @@ class _Layout:
         self.trials: dict[int, tuple[tuple[float, ...], int, float, dict[str, float] | None]] = {}
         self.skipped: set[int] = set()
         # Kept up to date as trials are indexed (not rebuilt per ask, which cost O(all trials) of
-        # Python work each time): the indexed numbers per key in increasing order, every number
-        # indexed or skipped, and whether some indexed trial has a user gradient.
-        self.by_key: dict[tuple[float, ...], list[int]] = {}
+        # Python work each time): the indexed numbers per key in increasing order, the COMPLETE
+        # finite ones and the others (failed, pruned, infinite) apart, every number indexed or
+        # skipped, and whether some indexed trial has a user gradient.
+        self.ok_by_key: dict[tuple[float, ...], list[int]] = {}
+        self.bad_by_key: dict[tuple[float, ...], list[int]] = {}
         self.seen: set[int] = set()
         self.user_seen = False
         self.version = -1
         self.checkpoint: _State | None = None
         # failing-step ordinal -> the replay's state at the start of that step (the latest few)
         self.snaps: dict[int, _State] = {}
+
+    @property
+    def by_key(self) -> dict[tuple[float, ...], list[int]]:
+        """Every indexed number per key, in increasing order (a merged view of the two indexes, built
+        on demand: the replay reads ``ok_by_key`` and ``bad_by_key``)."""
+        keys = self.ok_by_key.keys() | self.bad_by_key.keys()
+        return {k: sorted(self.ok_by_key.get(k, []) + self.bad_by_key.get(k, [])) for k in keys}
 
     def key_of(self, params: Mapping[str, Any]) -> tuple[float, ...] | None:
         """The trial's continuous values as a key, or None when it is not a point of this layout."""
@@ -221,11 +238,16 @@ class _State:
         self.x, self.x_prev = x0.copy(), x0.copy()
         self.m, self.v = np.zeros(x0.size), np.zeros(x0.size)
         self.last = math.inf  # the previous iterate's value
-        self.used: set[int] = set()  # trials spent on resolved points
+        # key -> (COMPLETE matches spent, failed matches spent): each kind is spent in increasing
+        # number order, so the spent trials of a key are a prefix of each of its two lists
+        self.spent: dict[tuple[float, ...], tuple[int, int]] = {}
         self.resolved: set[tuple[float, ...]] = set()  # keys of the points of resolved iterations
-        # key of a point that failed, or had no trial yet, in a failing step -> (ordinal of the first
-        # such step, whether it failed there): a new trial there could change that step
-        self.failed_at: dict[tuple[float, ...], tuple[int, bool]] = {}
+        # key of a point whose failure decided a failing step -> ordinal of the first such step: a
+        # new COMPLETE trial there changes that step
+        self.failed_at: dict[tuple[float, ...], int] = {}
+        # key of an iterate that had no trial in a failing step -> ordinal of the first such step: a
+        # new trial there, even a failed one, changes that step
+        self.open_at: dict[tuple[float, ...], int] = {}
         self.nfail = 0  # failing steps so far (their ordinals are 0, 1, ...)
         self.known: set[int] = set()  # trials indexed when the checkpoint was taken
         self.user_seen = user_seen
@@ -233,8 +255,8 @@ class _State:
     def copy(self) -> _State:
         out = _State.__new__(_State)
         out.__dict__.update(self.__dict__)
-        out.used, out.resolved, out.known = set(self.used), set(self.resolved), set(self.known)
-        out.failed_at = dict(self.failed_at)
+        out.spent, out.resolved, out.known = dict(self.spent), set(self.resolved), set(self.known)
+        out.failed_at, out.open_at = dict(self.failed_at), dict(self.open_at)
         return out
 
 
@@ -404,7 +426,8 @@ class GradientSampler(IntersectionSpace, DerivedCaches, Sampler):
                     layout.skipped.add(t.number)
                 else:
                     layout.trials[t.number] = entry
-                    bisect.insort(layout.by_key.setdefault(entry[0], []), t.number)
+                    index = layout.ok_by_key if entry[1] else layout.bad_by_key
+                    bisect.insort(index.setdefault(entry[0], []), t.number)
                     layout.user_seen = layout.user_seen or bool(entry[3])
             layout.version = version
             return layout
@@ -449,14 +472,16 @@ class GradientSampler(IntersectionSpace, DerivedCaches, Sampler):
 
         The replay resumes from the checkpoint of the previous ask (the start of the iteration that
         was then current) unless a trial added since could change a resolved iteration. A trial
-        numbered above every indexed one changes nothing before the first failing step at which its
-        point failed or had no trial yet (a failing step is decided before every point is evaluated;
-        steps that succeeded took a lower-numbered COMPLETE match of each point). Such a step takes
-        the new trial as its first match unless the point failed there and the new trial failed too:
-        then the replay resumes from the snapshot taken at the start of that step, the earliest such
-        step over the new trials. A new failure at a point that failed changes no decision, only what
-        that step spends: it is marked spent and the replay resumes as before (see ``_resume``). So a
-        new match of a point that succeeded (an iterate that did not move) changes nothing.
+        numbered above every indexed one changes nothing before the first failing step it changes
+        (a failing step is decided before every point is evaluated; steps that succeeded took a
+        lower-numbered COMPLETE match of each point, and spent only failures numbered below those):
+        for a COMPLETE trial, the first failing step that its point's failure decided, or where its
+        point was the iterate and had no trial; for a failed one, only the latter (it is not a
+        step's earliest failure, and no other failure decides anything). The replay then resumes
+        from the snapshot taken at the start of that step, the earliest such step over the new
+        trials (see ``_resume``). So a new match of a point that succeeded (an iterate that did not
+        move), and a new failure at a point whose failure was spent, change nothing before the
+        checkpoint.
         A lower-numbered new match of a resolved point (a lower number would have been chosen), the
         first user gradient, or a snapshot no longer kept make it start over (same result, more work).
         """
@@ -470,7 +495,8 @@ class GradientSampler(IntersectionSpace, DerivedCaches, Sampler):
             return self._replay_locked(layout, running)
 
     def _replay_locked(self, layout: _Layout, running: Mapping[tuple[float, ...], int]) -> _Plan:
-        trials, by_key = layout.trials, layout.by_key
+        trials, ok_by_key, bad_by_key = layout.trials, layout.ok_by_key, layout.bad_by_key
+        empty: list[int] = []
         ck = layout.checkpoint
         user_seen = layout.user_seen
         st = None
@@ -485,30 +511,44 @@ class GradientSampler(IntersectionSpace, DerivedCaches, Sampler):
             # the iterate first: its value and gradient decide the other points (mode "auto")
             k, x = st.k, st.x
             centre_key = layout.keys(x)[0]
-            centre = self._first(by_key.get(centre_key, ()), trials, st.used)
+            spent = st.spent
+            centre = self._first(layout, spent, centre_key)
             kind = self._kind(centre, trials, layout, user_seen)
             pts = self._points(layout, k, st.attempt, x, kind)
             keys = [centre_key, *layout.keys(pts[1:])] if len(pts) > 1 else [centre_key]
-            firsts = [centre] + [self._first(by_key.get(key, ()), trials, st.used) for key in keys[1:]]
+            firsts = [centre] + [self._first(layout, spent, key) for key in keys[1:]]
             failed = [i for i, f in enumerate(firsts) if f is not None and trials[f][1] == 0]
             if failed:
                 layout.snaps[st.nfail] = st.copy()
                 if len(layout.snaps) > _MAX_SNAPS:
                     layout.snaps.pop(min(layout.snaps))
                 st.resolved.update(keys)
-                for i, f in enumerate(firsts):
-                    if f is None or i in failed:
-                        st.failed_at.setdefault(keys[i], (st.nfail, f is not None))
+                # The step is decided by its earliest failure (the lowest-numbered failed first) and,
+                # when the iterate failed, by the iterate's failure (it moves the iterate back): only
+                # those are spent, once per point. Another point's failure decides nothing; it stays
+                # for a later step at that point, like a point's late trial: a later step at a point
+                # of this one (the iterate back at a point that failed, clipped to the same face)
+                # fails on its own evidence and retries, instead of this step swallowing it.
+                decided = {trials[min(f for f in firsts if f is not None and not trials[f][1])][0]}
+                if centre is None:  # a late trial of the iterate could make it fail here
+                    st.open_at.setdefault(centre_key, st.nfail)
+                elif 0 in failed:
+                    decided.add(centre_key)
+                for key in decided:  # a COMPLETE trial there would make the point pass here
+                    st.failed_at.setdefault(key, st.nfail)
+                    i_ok, i_bad = spent.get(key, (0, 0))
+                    spent[key] = (i_ok, i_bad + 1)
                 st.nfail += 1
-                for i in failed:  # the failing matches are spent; the others stay for the retry
-                    spent = by_key.get(keys[i], ())
-                    st.used.update(n for n in spent if n not in st.used and trials[n][1] == 0)
                 st.attempt += 1
                 if 0 in failed:
                     if k == 0:
                         st.x = trial_rng(self.seed, 0, _ATTEMPT_STREAM + st.attempt).random(d)
                     else:
-                        st.x = st.x_prev + 0.5 * (x - st.x_prev)
+                        back = st.x_prev + 0.5 * (x - st.x_prev)
+                        # Halving stalls one rounding step from the previous iterate (the midpoint of
+                        # two neighbouring floats rounds to one of them), which retried the same
+                        # failing point forever: then go back to the previous iterate itself.
+                        st.x = back if layout.keys(back)[0] != centre_key else st.x_prev.copy()
                 continue
             missing = [i for i, f in enumerate(firsts) if f is None]
             if missing:
@@ -517,7 +557,13 @@ class GradientSampler(IntersectionSpace, DerivedCaches, Sampler):
                 role = min(missing, key=lambda i: (running.get(keys[i], 0), i))
                 return _Plan(k, x, pts[role], role)
             st.resolved.update(keys)
-            st.used.update(firsts)  # type: ignore[arg-type]
+            # Each point spends its COMPLETE match, and the failures there numbered below it: they are
+            # superseded (left unspent, they would pile up as failures of whichever later step at
+            # that point first finds no COMPLETE match left).
+            for key, f in zip(keys, firsts):
+                i_ok, i_bad = spent.get(key, (0, 0))
+                if i_ok < len(ok_by_key[key]) and ok_by_key[key][i_ok] == f:  # not yet (coinciding points)
+                    spent[key] = (i_ok + 1, max(i_bad, bisect.bisect_left(bad_by_key.get(key, empty), f)))
             values = np.array([trials[f][2] for f in firsts])  # type: ignore[index]
             g = self._gradient(layout, kind, k, x, pts, values, trials[firsts[0]][3])  # type: ignore[index]
             if self.restart and values[0] > st.last:  # the value went up: restart the momentum
@@ -536,56 +582,43 @@ class GradientSampler(IntersectionSpace, DerivedCaches, Sampler):
 
         The state is a copy of the checkpoint, or of the snapshot at the start of the earliest failing
         step that a new trial changes (later snapshots are dropped: they are replayed again). A new
-        failed (or pruned, or infinite) match of a point that failed there changes no decision: the
-        first failing step at that point spends it, so it is marked used when that step lies before
-        the resumed one. See ``_replay`` for why no earlier step can change.
+        trial numbered above every indexed one changes a failing step only where it is a match of
+        the iterate, which had no trial there (a failure moves the iterate back; in ``"auto"`` mode
+        a value can change which points the step has), or a COMPLETE match of a point whose
+        failure decided the step. Anywhere else it is not the step's earliest failure, and a
+        failure that is neither the earliest nor the iterate's decides nothing and is not spent.
+        See ``_replay`` for why no other step can change.
         """
         trials = layout.trials
         top = max(ck.known, default=-1)
         need = ck.nfail
-        spent: list[tuple[int, int]] = []  # (failing step, trial) for new failures at failed points
         for n in trials.keys() - ck.known:
             key = trials[n][0]
             if n < top and key in ck.resolved:
                 return None
-            entry = ck.failed_at.get(key)
-            if entry is None:  # no failing step saw this point without a COMPLETE match
-                continue
-            at, was_failed = entry
-            if was_failed and not trials[n][1]:  # that step spends it with the others, fails as it did
-                spent.append((at, n))
-            else:  # it becomes the point's first match there (instead of a failure, or of none)
-                need = min(need, at)
-        base = ck
-        if need < ck.nfail:
-            snap = layout.snaps.get(need)
-            if snap is None:  # no longer kept
-                return None
-            for i in [i for i in layout.snaps if i >= need]:  # replayed again (step `need` may pass now)
-                del layout.snaps[i]
-            base = snap
-        # A failure spent at step `at` is spent in every state after it: in the kept snapshots past it,
-        # and in the resumed state when `at` lies before it (at or after it, the replay spends it).
-        for at, n in spent:
-            for i, snap in layout.snaps.items():
-                if i > at:
-                    snap.used.add(n)
-        st = base.copy()
-        st.used.update(n for at, n in spent if at < need)
-        return st
+            need = min(need, ck.open_at.get(key, need))
+            if trials[n][1]:
+                need = min(need, ck.failed_at.get(key, need))
+        if need == ck.nfail:
+            return ck.copy()
+        snap = layout.snaps.get(need)
+        if snap is None:  # no longer kept
+            return None
+        for i in [i for i in layout.snaps if i >= need]:  # replayed again (step `need` may pass now)
+            del layout.snaps[i]
+        return snap.copy()
 
     @staticmethod
-    def _first(numbers: Any, trials: Mapping[int, Any], used: set[int]) -> int | None:
-        """The point's deciding trial: the first COMPLETE unused match, else the first failed one."""
-        failed = None
-        for n in numbers:
-            if n in used:
-                continue
-            if trials[n][1]:
-                return n
-            if failed is None:
-                failed = n
-        return failed
+    def _first(
+        layout: _Layout, spent: Mapping[tuple[float, ...], tuple[int, int]], key: tuple[float, ...]
+    ) -> int | None:
+        """The point's deciding trial: the first unused COMPLETE match, else the first unused failed one."""
+        i_ok, i_bad = spent.get(key, (0, 0))
+        ok = layout.ok_by_key.get(key)
+        if ok is not None and i_ok < len(ok):
+            return ok[i_ok]
+        bad = layout.bad_by_key.get(key)
+        return bad[i_bad] if bad is not None and i_bad < len(bad) else None
 
     def _kind(self, centre: int | None, trials: Mapping[int, Any], layout: _Layout, user_seen: bool) -> str:
         """Which extra points iteration needs: "none", "spsa" or "fd"."""
