@@ -382,6 +382,8 @@ def _round_out(v: float, *, down: bool, digits: int = 4) -> float:
         return v
     exp = math.floor(math.log10(abs(v))) - digits + 1
     scale = 10.0 ** exp
+    if scale == 0.0:  # a subnormal v (e.g. 5e-324): 10**exp underflows, there is nothing to round
+        return v
     r = (math.floor if down else math.ceil)(v / scale) * scale
     r = float(f"{r:.{digits + 2}g}")
     if (down and r > v) or (not down and r < v):
@@ -449,7 +451,11 @@ def warm_start(
         TypeError, ValueError: Bad arguments, a different number of objectives, the source being
             the new study itself, or (for ``"copy"``) WAITING trials in ``new_study`` or a
             parameter that ``new_study`` already has with another type, log flag or choice list
-            (e.g. a refined categorical). Nothing is written when these are raised.
+            (e.g. a refined categorical), or (``"copy"`` into a study without a
+            ``constraints_func``) stored constraint values of different counts. Nothing is
+            written when these are raised.
+        Exception: With ``"copy"``, whatever ``new_study``'s ``constraints_func`` raised on a copy
+            (that copy is failed with the reason; the earlier copies stay).
     """
     from hpopt._checks import stored_constraints
     from hpopt.study import Study, _check_space
@@ -508,6 +514,7 @@ def warm_start(
             planned.append((t, dists))
     if mode == "copy":
         _check_copy_space(new_study, planned)
+        _check_copy_constraints(new_study, name, [t for t, _ in planned])
     count = 0
     for t, dists in planned:
         attrs = {**dict(t.user_attrs), WARM_START_KEY: {"study": name, "trial": t.number}}
@@ -530,6 +537,38 @@ def warm_start(
         new_study._tell_copy(trial, list(t.values), stored_constraints(t))
         count += 1
     return count
+
+
+def _check_copy_constraints(new_study: Study, name: str, trials: list[FrozenTrial]) -> None:
+    """Refuse, before the first write, copies whose stored constraint values ``new_study`` would
+    keep with another count of values than its other trials (each other's, or its own).
+
+    Why: without a ``constraints_func`` of its own, ``new_study`` stores the originals' values as
+    they are; ``tell`` refuses a changing count, so mixed counts would make every later constrained
+    tell fail (and the ``gp`` sampler fits one model per constraint). With a ``constraints_func``
+    the copies' values are computed and checked at tell instead.
+    """
+    from hpopt._checks import stored_constraints
+
+    if new_study._constraints_func() is not None:
+        return
+    counts: dict[int, int] = {}  # count -> a trial number with it
+    for t in trials:
+        stored = stored_constraints(t)
+        if stored is not None:
+            counts.setdefault(len(stored), t.number)
+    have = new_study._constraint_count()
+    if have is not None and have not in counts and counts:
+        counts.setdefault(have, -1)
+    if len(counts) > 1:
+        where = ", ".join(
+            f"{k} (study {new_study.study_name!r})" if n < 0 else f"{k} (trial {n} of {name!r})"
+            for k, n in sorted(counts.items())
+        )
+        raise ValueError(
+            f"the copied trials' constraint values must have the same count as each other and as "
+            f"those of study {new_study.study_name!r}, but the counts are {where}. Nothing was copied."
+        )
 
 
 def _check_copy_space(new_study: Study, planned: list[tuple[FrozenTrial, dict[str, Distribution]]]) -> None:

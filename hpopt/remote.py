@@ -79,20 +79,23 @@ class _Link:
     worker process then opens ``url`` itself (see :func:`_reach`).
     """
 
-    __slots__ = ("url", "study_name", "sid", "n_objectives", "pruner_blob", "local")
+    __slots__ = ("url", "study_name", "sid", "n_objectives", "pruner_blob", "local", "created")
 
     def __init__(
         self, url: str, study_name: str, sid: int, n_objectives: int, pruner_blob: bytes,
-        local: _Reached | None,
+        local: _Reached | None, created: float | None = None,
     ) -> None:
         self.url, self.study_name, self.sid = url, study_name, sid
         self.n_objectives, self.pruner_blob, self.local = n_objectives, pruner_blob, local
+        # When the study was created (its identity: a store deleted and made again at the same URL
+        # holds a study of the same name and id, but not the same one); None: not checked.
+        self.created = created
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return self.url, self.study_name, self.sid, self.n_objectives, self.pruner_blob
+        return self.url, self.study_name, self.sid, self.n_objectives, self.pruner_blob, self.created
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        self.url, self.study_name, self.sid, self.n_objectives, self.pruner_blob = state
+        self.url, self.study_name, self.sid, self.n_objectives, self.pruner_blob, self.created = state
         self.local = None
 
 
@@ -305,6 +308,12 @@ def _reach(link: _Link) -> _Reached | str:
         return link.local
     with _cache_lock:
         store = _stores.get(link.url)
+        if store is not None and not isinstance(store, str) and _study_of(store, link) is not None:
+            # The URL holds another study now than when this worker opened it (a SQLite file
+            # deleted and made again: the kept handle still reads the old, unlinked file): open the
+            # URL again, else reports go to the old store and pruning asks the old trials.
+            _forget(link.url, store)
+            store = None
         if store is None:
             store = _stores[link.url] = _open(link.url)
         if isinstance(store, str):
@@ -312,14 +321,9 @@ def _reach(link: _Link) -> _Reached | str:
         key = (link.url, link.sid)
         history = _histories.get(key)
         if history is None:
-            try:
-                store.sync()
-                name = store.study_name(link.sid)
-            except Exception as exc:  # noqa: BLE001  (StudyNotFoundError, StorageError, ...)
-                return f"{type(exc).__name__}: {exc}"
-            if name != link.study_name:
-                return (f"study id {link.sid} in {redact_url(link.url)} is {name!r}, not "
-                        f"{link.study_name!r}")
+            why = _study_of(store, link)
+            if why is not None:
+                return why
             history = _histories[key] = History(store, link.sid)
         pruner = _pruners.get(link.pruner_blob)
         if pruner is None:
@@ -331,6 +335,33 @@ def _reach(link: _Link) -> _Reached | str:
         if isinstance(pruner, str):
             return pruner
     return store, history, pruner
+
+
+def _study_of(store: Storage, link: _Link) -> str | None:
+    """None when ``store`` holds ``link``'s study (its name and, when known, its creation time),
+    else why not."""
+    try:
+        store.sync()
+        rec = store._study(link.sid)
+    except Exception as exc:  # noqa: BLE001  (StudyNotFoundError, StorageError, ...)
+        return f"{type(exc).__name__}: {exc}"
+    if rec.name != link.study_name:
+        return f"study id {link.sid} in {redact_url(link.url)} is {rec.name!r}, not {link.study_name!r}"
+    if link.created is not None and rec.created != link.created:
+        return (f"study {link.study_name!r} in {redact_url(link.url)} is not the caller's (created at "
+                f"{rec.created}, the caller's at {link.created}: the store was made again)")
+    return None
+
+
+def _forget(url: str, store: Storage) -> None:
+    """Drop the worker's handle on ``url`` and the study views over it (called under the lock)."""
+    del _stores[url]
+    for key in [k for k in _histories if k[0] == url]:
+        del _histories[key]
+    try:
+        store.close()
+    except Exception:  # noqa: BLE001, S110  (closing a handle on a deleted file: nothing to keep)
+        pass
 
 
 def _open(url: str) -> Storage | str:
@@ -388,7 +419,7 @@ def _link_for(study: Study, executor: Executor) -> _Link | None:
             )
             return None
     return _Link(url, study.study_name, study._sid, len(study.directions), blob,
-                 (study._storage, study._history, pruner))
+                 (study._storage, study._history, pruner), study._storage._study(study._sid).created)
 
 
 _MISSING = object()

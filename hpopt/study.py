@@ -84,6 +84,10 @@ class Study:
         self._live: dict[int, Trial] = {}
         # constraints_func -> trial number -> feasible (finished trials never change)
         self._feasible_cache: dict[Any, dict[int, bool]] = {}
+        # constraints_func (or None) -> the best feasible COMPLETE trial so far, folded in once per
+        # finished trial (see _best_feasible); its own lock: n_jobs threads log after each tell.
+        self._best_scan: dict[Any, _BestScan] = {}
+        self._best_lock = threading.Lock()
         self._n_constraints: int | None = None  # constraint values per trial, once known
         self._stop_flag = False
         self._beater = Beater(self, heartbeat_interval) if heartbeat_interval else None
@@ -273,9 +277,20 @@ class Study:
         """``tell(trial, values)`` for a trial copied from another study (``warm_start``): without
         a ``constraints_func`` of its own, this handle stores the ``constraints`` the original
         trial had, so the copy's feasibility is not lost (an infeasible trial must not become the
-        new study's best)."""
+        new study's best).
+
+        When this handle's ``constraints_func`` fails on the copy (it raises, or returns unusable
+        values), the copy is failed with the reason before the error propagates: ``tell`` leaves a
+        trial RUNNING for its caller to tell again, but no one would finish a copy (a RUNNING trial
+        for good, which also holds back ``HyperbandPruner(max_resource="auto")``)."""
         if constraints is None or self._constraints_func() is not None:
-            return self.tell(trial, values)
+            try:
+                return self.tell(trial, values)
+            except BaseException as exc:
+                number, live = self._resolve(trial)
+                self._finish(number, live, TrialState.FAIL, None,
+                             f"warm_start: {type(exc).__name__}: {exc}", True)
+                raise
         number, live = self._resolve(trial)
         vals = self._values(values)
         return self._finish(number, live, TrialState.COMPLETE, vals, None, False, None,
@@ -365,6 +380,10 @@ class Study:
         func = self._constraints_func()
         if func is None:
             return None
+        if live is not None and live._study is not self:
+            # A trial asked through another handle on the same store: this handle's model may not
+            # have it yet (a trial number is checked against a synced model in _resolve).
+            self._storage.sync()
         rec = self._storage._trial(self._sid, number)
         if rec.state.is_finished():
             return None
@@ -827,15 +846,47 @@ class Study:
             raise ValueError(f"study {self.study_name!r} has no COMPLETE trial yet.")
         if self._verdict(best) is not False:  # the best of all is feasible: the best feasible
             return best
-        done = self._storage.trials(self._sid, frozenset({TrialState.COMPLETE}))
-        feasible = self._feasible(done)
-        if not feasible:
+        feasible, n_complete = self._best_feasible()
+        if feasible is None:
             raise ValueError(
-                f"study {self.study_name!r} has {len(done)} COMPLETE trials but none satisfies its "
+                f"study {self.study_name!r} has {n_complete} COMPLETE trials but none satisfies its "
                 "constraints (every value of `constraints_func`, as stored with the trial, <= 0)."
             )
+        return feasible
+
+    def _best_feasible(self) -> tuple[FrozenTrial | None, int]:
+        """The best feasible COMPLETE trial (the lowest number among equal values; None when none
+        is feasible) and how many COMPLETE trials there are, as of the storage's last sync.
+
+        Why incremental: the log line asks for the best trial after every tell, and once the best
+        of all trials is infeasible a scan of every COMPLETE trial per tell made a study quadratic
+        (10 ms per tell at 2,000 trials). Finished trials never change and are only ever added
+        (sorted by number, new ones near the end), so each is folded in once: O(new + running).
+        """
+        finished = self._storage.finished_view(self._sid)
         sign = 1.0 if self._history.directions[0] == "minimize" else -1.0
-        return feasible[int(np.argmin(np.array([t.values[0] for t in feasible]) * sign))]
+        with self._best_lock:
+            scan = self._best_scan.get(self._constraints_func())
+            if scan is None:
+                scan = self._best_scan[self._constraints_func()] = _BestScan()
+            need, i = len(finished) - len(scan.seen), len(finished) - 1
+            while need > 0 and i >= 0:
+                t = finished[i]
+                i -= 1
+                if t.number in scan.seen:
+                    continue
+                if t.state is TrialState.COMPLETE:
+                    # may call constraints_func, which may raise: the trial then stays unseen
+                    ok = self._verdict(t) is not False
+                    scan.n_complete += 1
+                    cur = scan.best
+                    if ok and (cur is None or sign * t.values[0] < sign * cur.values[0] or (
+                        t.values[0] == cur.values[0] and t.number < cur.number
+                    )):
+                        scan.best = t
+                scan.seen.add(t.number)
+                need -= 1
+            return scan.best, scan.n_complete
 
     @property
     def best_value(self) -> float:
@@ -911,6 +962,18 @@ class Study:
                 f"`{what}` is for single-objective studies; this one has directions "
                 f"{self.directions} (use best_trials / directions)."
             )
+
+
+class _BestScan:
+    """Where :meth:`Study._best_feasible` stands: the finished trials folded in so far (by
+    number), how many of them are COMPLETE, and the best feasible one."""
+
+    __slots__ = ("seen", "n_complete", "best")
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+        self.n_complete = 0
+        self.best: FrozenTrial | None = None
 
 
 def feasibility(trials: Sequence[FrozenTrial], study: Study | None = None) -> list[bool | None] | None:
