@@ -14,6 +14,11 @@ applies decides):
 2. **Several objectives** -> ``tpe`` while fewer than ``MO_SWITCH`` (300) trials finished, then
    ``nsga2``. NSGA-II advances one generation (50 trials) at a time and needs many generations;
    at small budgets the model-based multi-objective TPE is the more sample-efficient choice.
+   NSGA-II evolves only the parameters every COMPLETE trial has; in a conditional space (as in
+   rule 3) the others (each branch's) come from its fallback, which here is the ``tpe`` delegate
+   (multi-objective TPE, modelling them from the trials that have them) instead of NSGA-II's
+   default random search (measured on eight two-objective and three-objective conditional
+   problems, see benchmarks/RESULTS.md). A static space never reaches the fallback.
 3. **Conditional space** (the COMPLETE trials do not all have the same parameter names: the
    define-by-run space depends on earlier choices) -> ``tpe``, whose groups model each branch
    from the trials that have it; the others optimize only the intersection of all trials.
@@ -217,6 +222,10 @@ def decide(
     if n_objectives > 1:
         if n < MO_SWITCH:
             return Decision("tpe", f"{n_objectives} objectives, {n} trials < {MO_SWITCH}: MO TPE")
+        if conditional:
+            return Decision("nsga2", f"{n_objectives} objectives, conditional space ({len(space)} parameters "
+                            f"in several combinations), {n} trials >= {MO_SWITCH}: NSGA-II on the shared "
+                            "parameters, MO TPE for the branch parameters")
         return Decision("nsga2", f"{n_objectives} objectives, {n} trials >= {MO_SWITCH}: NSGA-II")
     if conditional:
         return Decision("tpe", f"conditional space ({len(space)} parameters in several combinations): TPE")
@@ -378,11 +387,16 @@ class AutoSampler(Sampler):
             )
 
     def delegate(self, name: str) -> Sampler:
-        """The delegate for ``name``, built once (with this sampler's seed) and reused."""
+        """The delegate for ``name``, built once (with this sampler's seed) and reused.
+
+        ``nsga2``'s ``fallback_sampler`` (the parameters outside its joint space: a conditional
+        space's branches) is the ``tpe`` delegate unless ``settings`` give one."""
         with self._lock:
             sampler = self._delegates.get(name)
             if sampler is None:
                 extra = self.settings.get(name, {})
+                if name == "nsga2" and "fallback_sampler" not in extra:
+                    extra = {**extra, "fallback_sampler": self.delegate("tpe")}
                 if name == "gp" and not isinstance(self._gp, str) and self._gp is not None:
                     sampler = self._gp(seed=self.seed, **extra)
                 else:
