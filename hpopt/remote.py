@@ -29,6 +29,7 @@ Heartbeats stay with the caller, which beats every trial in flight.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import threading
@@ -120,12 +121,14 @@ class RemoteTrial:
         *,
         link: _Link | None = None,
         prior: Mapping[int, Any] | None = None,
+        user: Mapping[str, Any] | None = None,
     ) -> None:
         self.number = number
         self._proposals = dict(proposals)
         self.params: dict[str, Any] = {}
         self.distributions: dict[str, Distribution] = {}
-        self.user_attrs: dict[str, Any] = {}
+        #: The trial's user attributes: those it was enqueued with, then those set here.
+        self.user_attrs: dict[str, Any] = dict(user or {})
         self._link = link
         self._reached: _Reached | bool | None = None  # opened lazily; False: unreachable
         self.unreachable: str | None = None
@@ -468,6 +471,11 @@ def _travels(exc: BaseException) -> bool:
     return True
 
 
+def _plain(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+    """User attributes as plain JSON values (the trial's are frozen), for the trip to a worker."""
+    return json.loads(json.dumps(attrs)) if attrs else None
+
+
 def _caught(exc: BaseException, catch: tuple[type, ...]) -> bool:
     """``isinstance(exc, catch)``, also for a :class:`RemoteError` standing in for the original."""
     if isinstance(exc, catch):
@@ -495,12 +503,14 @@ def _evaluate(
     proposals: dict[str, Any],
     link: _Link | None = None,
     prior: dict[int, Any] | None = None,
+    user: dict[str, Any] | None = None,
 ) -> tuple[str, Any, RemoteTrial]:
     """Run the objective in a worker; never raises (the outcome says what happened).
 
     ``prior``: the reports earlier runs of this trial wrote to the store (see :class:`RemoteTrial`).
+    ``user``: the user attributes the trial was enqueued with (``trial.user_attrs`` shows them).
     """
-    trial = RemoteTrial(number, proposals, link=link, prior=prior)
+    trial = RemoteTrial(number, proposals, link=link, prior=prior, user=user)
     try:
         result = func(trial)
     except _NeedParam as need:
@@ -582,7 +592,8 @@ def optimize_with_executor(
                         break
                     continue  # an enqueued trial the sampler could not complete was failed
                 proposals = _proposals(study, trial)
-                fut = executor.submit(_evaluate, func, trial.number, proposals, link, None)
+                fut = executor.submit(_evaluate, func, trial.number, proposals, link, None,
+                                      _plain(trial.user_attrs))
                 pending[fut] = (trial, proposals, {})
             if not pending:
                 return
@@ -614,7 +625,8 @@ def optimize_with_executor(
                     except (ValueError, TypeError) as exc:
                         ft = _record(study, trial, remote, "error", exc, catch)
                     else:
-                        fut = executor.submit(_evaluate, func, trial.number, proposals, link, prior)
+                        fut = executor.submit(_evaluate, func, trial.number, proposals, link, prior,
+                                              _plain(trial.user_attrs))
                         pending[fut] = (trial, proposals, prior)
                         continue
                 else:

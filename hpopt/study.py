@@ -177,7 +177,11 @@ class Study:
         if self._storage._study(self._sid).sys.get(GRACE_KEY):
             self._storage.reap(self._sid)
         number, params, fixed = self._storage.ask(self._sid, plan)
-        trial = Trial(self, number, params, dict(space) if space else {}, dict(fixed), planned)
+        # An enqueued (or retried) trial carries user attributes from the queue: the objective
+        # reads them through ``trial.user_attrs`` (as in Optuna), e.g. to tell a manual trial apart.
+        queued = self._storage._trial(self._sid, number).user
+        trial = Trial(self, number, params, dict(space) if space else {}, dict(fixed), planned,
+                      user=dict(queued) if queued else None)
         self._live[number] = trial
         if self._beater is not None:
             self._storage.beat(self._sid, number)
@@ -743,8 +747,13 @@ class Study:
 
         Args:
             params: name -> value (None, bool, int, float or str).
-            user_attrs: Attributes to attach to the queued trial.
-            skip_if_exists: Do nothing (return None) when a trial with these parameters exists.
+            user_attrs: Attributes to attach to the queued trial (the objective sees them in
+                ``trial.user_attrs``).
+            skip_if_exists: Do nothing (return None) when some trial, in any state, already has
+                every one of these parameters with an equal value (as enqueued or as suggested);
+                its other parameters are not compared. So a partial configuration such as
+                ``{"optimizer": "adam"}`` is skipped once any trial used ``"adam"`` (Optuna
+                skips only when a trial has exactly these parameter names).
 
         Returns:
             The queued trial's number, or None when skipped.

@@ -74,14 +74,25 @@ def json_value(kind: str, key: str, value: Any) -> Any:
 def real_value(what: str, value: Any) -> float:
     """A real number (int, float, numpy real scalar, 0-d array) as a Python float.
 
+    A real scalar of another library is taken too: an object with ``__float__`` and no dimensions
+    (a 0-d PyTorch/JAX tensor, ``decimal.Decimal``), as ``float(value)`` would; an objective that
+    returns its loss tensor is common, and refusing it failed every trial.
+
     Raises:
-        TypeError: bool, str, None, complex or any other type.
+        TypeError: bool, str, None, complex, an array or tensor with dimensions, or any other type.
         ValueError: An int (or fraction) too large for a float (beyond about 1.8e308).
     """
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{what} must be a real number, but got {value!r} ({type(value).__name__}).")
+        if not _real_scalar(value):
+            raise TypeError(f"{what} must be a real number, but got {value!r} ({type(value).__name__}).")
+        try:
+            return float(value)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"{what} must be a real number, but got {value!r} ({type(value).__name__}): {exc}"
+            ) from None
     try:
         return float(value)
     except OverflowError:
@@ -89,6 +100,21 @@ def real_value(what: str, value: Any) -> float:
             f"{what} must fit in a float (|value| < 1.8e308), but got an integer of "
             f"{len(str(abs(int(value))))} digits."
         ) from None
+
+
+def _real_scalar(value: Any) -> bool:
+    """Whether ``value`` is a real scalar of another library (see :func:`real_value`): it has
+    ``__float__``, no dimensions (``shape == ()`` when it has a shape) and is not a bool, complex
+    or text value (a bool or complex tensor has ``__float__`` too)."""
+    if isinstance(value, (str, bytes, numbers.Complex)) or not hasattr(type(value), "__float__"):
+        return False  # numbers.Complex: complex and numpy complex (float() drops the imaginary part)
+    try:
+        if tuple(getattr(value, "shape", ())) != ():
+            return False
+    except TypeError:
+        return False
+    kind = str(getattr(value, "dtype", "")).rsplit(".", 1)[-1]
+    return not (kind == "bool" or kind.startswith("complex"))
 
 
 def checked_report(value: Any, step: Any, n_objectives: int) -> tuple[int, Any]:
@@ -139,6 +165,7 @@ class Trial:
         dists: dict[str, Distribution],
         fixed: dict[str, Any],
         plan: dict[str, Any],
+        user: dict[str, Any] | None = None,
     ) -> None:
         self._study = study
         #: The trial's number within its study (0, 1, 2, ...).
@@ -148,7 +175,7 @@ class Trial:
         self._fixed = fixed
         self._plan = plan
         self._pending: dict[str, Any] = {}
-        self._user: dict[str, Any] = {}
+        self._user: dict[str, Any] = dict(user) if user else {}  # stored already (enqueue_trial)
         self._inter: dict[int, Any] = {}
         self._finished = False
         self._lock = threading.Lock()  # guards _pending against the heartbeat thread
@@ -176,7 +203,8 @@ class Trial:
 
     @property
     def user_attrs(self) -> dict[str, Any]:
-        """User attributes set through this handle (not yet written ones included)."""
+        """The trial's user attributes: those it was enqueued with (``enqueue_trial(...,
+        user_attrs=...)``) and those set through this handle (not yet written ones included)."""
         return dict(self._user)
 
     def _check_open(self) -> None:
