@@ -300,6 +300,132 @@ class Study:
         return self._finish(number, live, TrialState.COMPLETE, vals, None, False, None,
                             [float(c) for c in constraints])
 
+    def add_trial(self, trial: FrozenTrial) -> FrozenTrial:
+        """Store a finished trial obtained elsewhere (built with :func:`hpopt.create_trial`, or a
+        trial of another study) as a new trial of this study, and return the stored record.
+
+        The sampler sees it as any other finished trial. It gets this study's next number; its
+        state, values, parameters, distributions, intermediate values, user attributes and start
+        and finish times are kept (missing times are now). Of its system attributes only a FAIL
+        trial's ``"fail_reason"`` and a COMPLETE trial's ``"gradient"`` (single objective) and
+        stored ``"constraints"`` are kept; the others are notes of the sampler that proposed it.
+
+        Constraints: when this study's sampler has a ``constraints_func``, a COMPLETE trial's
+        constraint values are computed by it, as ``tell`` does (it sees the trial as it will be
+        stored, numbered with the number it is expected to get); otherwise the constraint values
+        stored with the trial, if any, are kept.
+
+        Everything is checked before anything is written, and the trial is written in one
+        storage write (it is never seen RUNNING, and enqueued trials are left alone).
+
+        Args:
+            trial: A COMPLETE, PRUNED or FAIL :class:`~hpopt.FrozenTrial`.
+
+        Returns:
+            The stored record, with its number in this study.
+
+        Raises:
+            TypeError: ``trial`` is not a FrozenTrial, or holds a value of the wrong type.
+            ValueError: A trial that is not finished, another number of values than the study has
+                objectives, a parameter value outside its distribution, a parameter this study
+                has with another type, log flag or choice list, constraint values of another count
+                than this study's other trials, or any check of :func:`hpopt.create_trial`.
+            Exception: Whatever ``constraints_func`` raised (nothing is written).
+
+        Example:
+            >>> import hpopt
+            >>> study = hpopt.create_study(direction="maximize", seed=0)
+            >>> ft = hpopt.create_trial(params={"n": 3}, distributions={"n": hpopt.Int(1, 5)}, value=0.9)
+            >>> stored = study.add_trial(ft)
+            >>> stored.number, stored.state.name, study.best_value
+            (0, 'COMPLETE', 0.9)
+        """
+        from hpopt.fixed import _Record
+        from hpopt.refine import _check_copy_space
+
+        if not isinstance(trial, FrozenTrial):
+            raise TypeError(
+                f"`trial` must be an hpopt.FrozenTrial (see hpopt.create_trial), but got {trial!r}."
+            )
+        if not isinstance(trial.state, TrialState) or not trial.state.is_finished():
+            raise ValueError(
+                f"only a finished (COMPLETE, PRUNED or FAIL) trial can be added, but trial "
+                f"{trial.number} is {getattr(trial.state, 'name', trial.state)!r}."
+            )
+        vals = trial.values
+        if vals is not None:
+            items = _as_list(vals)
+            if items is None:
+                raise TypeError(f"`trial.values` must be None or a tuple of floats, but got {vals!r}.")
+            vals = tuple(real_value(f"`values[{i}]`", v) for i, v in enumerate(items))
+        self._storage.sync()
+        rec = _Record.check(
+            state=trial.state, values=vals, params=trial.params, distributions=trial.distributions,
+            intermediate=trial.intermediate_values, user=trial.user_attrs, system=trial.system_attrs,
+            n_objectives=len(self._history.directions), started=trial.started, finished=trial.finished,
+        )
+        sys = dict(rec.system)
+        _check_copy_space(self, [(trial, rec.distributions)])  # as warm_start's copies are checked
+        func = self._constraints_func()
+        if rec.state is TrialState.COMPLETE and func is not None:
+            sys.pop(CONSTRAINTS_KEY, None)
+            view = rec.frozen(self._storage.n_trials(self._sid), sys)
+            try:
+                raw = func(view)
+            except Exception as exc:
+                if hasattr(exc, "add_note"):
+                    exc.add_note("(raised by constraints_func in add_trial: nothing was written)")
+                raise
+            try:
+                sys[CONSTRAINTS_KEY] = self._checked_constraints(raw, view)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"{exc} Nothing was written.") from None
+        elif CONSTRAINTS_KEY in sys:
+            count = self._constraint_count()
+            if count is not None and len(sys[CONSTRAINTS_KEY]) != count:
+                raise ValueError(
+                    f"the trial's stored constraint values {sys[CONSTRAINTS_KEY]} must have the same "
+                    f"count as those of study {self.study_name!r} ({count}). Nothing was written."
+                )
+            self._n_constraints = len(sys[CONSTRAINTS_KEY])
+        number = self._storage._transact(lambda: self._added_ops(rec, sys))
+        ft = self._storage._trial(self._sid, number).freeze()
+        if _log.isEnabledFor(logging.INFO):
+            _log.info("Added t%s", self._describe(ft)[1:])  # "Added trial 3 complete with ..."
+        return ft
+
+    def _added_ops(self, rec: Any, sys: dict[str, Any]) -> tuple[list[dict[str, Any]], Callable]:
+        """The journal operations of :meth:`add_trial` (a trial created and finished in one write),
+        built inside the storage's write lock: the number is the study's next one, and the
+        distributions are checked once more against the caught-up study (a racing process may have
+        given a parameter another type since the checks)."""
+        st = self._storage._study(self._sid)
+        for name, dist in rec.distributions.items():
+            known = st.dists.get(name)
+            if known is not None:
+                check_compatible(name, known, dist)
+        number = len(st.trials)
+        fin: dict[str, Any] = {"op": "fin", "s": self._sid, "n": number, "state": rec.state.name,
+                               "values": None if rec.values is None else list(rec.values),
+                               "t": rec.finished}
+        if rec.params:
+            fin["params"] = dict(rec.params)
+            fin["dists"] = dict(rec.distributions)
+        if rec.user:
+            fin["user"] = dict(rec.user)
+        if sys:
+            fin["sys"] = dict(sys)
+        if rec.intermediate:
+            fin["rep"] = [[s, list(v) if isinstance(v, tuple) else v] for s, v in rec.intermediate.items()]
+        ops = [{"op": "trial", "s": self._sid, "state": "RUNNING", "t": rec.started}, fin]
+
+        def finalize(results: list[Any]) -> int:
+            if results[0] != number:  # pragma: no cover - the model numbers trials as counted here
+                raise RuntimeError(f"add_trial: expected trial number {number}, got {results[0]}.")
+            return number
+
+        return ops, finalize
+
     def _gradient(self, number: int, live: Trial | None, gradient: Any) -> dict[str, float]:
         if len(self._history.directions) != 1:
             raise ValueError("`gradient` is only taken in a single-objective study.")

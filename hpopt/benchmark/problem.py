@@ -27,13 +27,14 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
 import numpy as np
 
 from hpopt.distributions import Categorical, Distribution, Float, Int
+from hpopt.fixed import FixedTrial  # the stand-in trial of params_from_flat (re-exported here)
 
 __all__ = ["Problem", "FixedTrial", "TAGS"]
 
@@ -186,48 +187,3 @@ def _suggest(trial: Any, name: str, dist: Distribution) -> Any:
     if isinstance(dist, Categorical):
         return trial.suggest_categorical(name, list(dist.choices))
     raise TypeError(f"parameter {name!r}: unsupported distribution {dist!r}.")
-
-
-class FixedTrial:
-    """A stand-in trial answering ``suggest_*`` from fixed values (for conditional problems).
-
-    Args:
-        values: Name -> value for every parameter the define-by-run function may ask for.
-
-    Example:
-        >>> FixedTrial({"x": 0.25}).suggest_float("x", 0.0, 1.0)
-        0.25
-    """
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self._values = dict(values)
-        self.params: dict[str, Any] = {}
-
-    def _get(self, name: str, dist: Distribution) -> Any:
-        if name not in self._values:
-            raise KeyError(f"FixedTrial has no value for parameter {name!r}.")
-        value = self._values[name]
-        if not dist.contains(value):
-            raise ValueError(f"the value {value!r} of {name!r} lies outside {dist!r}.")
-        self.params[name] = dist.canonical(value)
-        return self.params[name]
-
-    def suggest_float(
-        self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
-    ) -> float:
-        """The fixed value of ``name`` (checked against the bounds)."""
-        return self._get(name, Float(low, high, log=log, step=step))
-
-    def suggest_int(
-        self, name: str, low: int, high: int, *, log: bool = False, step: int = 1
-    ) -> int:
-        """The fixed value of ``name`` (checked against the bounds)."""
-        return self._get(name, Int(low, high, log=log, step=step))
-
-    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
-        """The fixed value of ``name`` (checked against the choices)."""
-        return self._get(name, Categorical(tuple(choices)))
-
-    def suggest(self, name: str, distribution: Distribution) -> Any:
-        """The fixed value of ``name`` (checked against ``distribution``)."""
-        return self._get(name, distribution)
