@@ -31,6 +31,7 @@ def test_readme_examples_run(tmp_path, monkeypatch) -> None:
     pytest.importorskip("matplotlib")
     pytest.importorskip("pandas")
     pytest.importorskip("tqdm")
+    pytest.importorskip("lightgbm")
     monkeypatch.chdir(tmp_path)  # ridge.db, history.png
     logger = logging.getLogger("hpopt")
     level = logger.level
