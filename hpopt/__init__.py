@@ -28,7 +28,7 @@ from hpopt.errors import (
 __version__ = "0.1.0"
 
 from hpopt import log  # noqa: E402,F401  (hpopt.log.set_verbosity)
-from hpopt.create import create_study, delete_study, load_study, study_names  # noqa: E402
+from hpopt.create import copy_study, create_study, delete_study, load_study, study_names  # noqa: E402
 from hpopt.fixed import FixedTrial, create_trial  # noqa: E402
 from hpopt.importance import get_param_importances  # noqa: E402
 from hpopt.plugins import (  # noqa: E402  (plugins read __version__)
@@ -78,7 +78,8 @@ __all__ = [
     # distributions
     "Float", "Int", "Categorical", "Distribution", "distribution_from_json",
     # study and trials
-    "create_study", "load_study", "delete_study", "study_names", "Study", "Trial", "FrozenTrial",
+    "create_study", "load_study", "delete_study", "study_names", "copy_study", "Study", "Trial",
+    "FrozenTrial",
     "TrialState", "RefinedSpace", "refined_space", "warm_start", "get_param_importances",
     "FixedTrial", "create_trial",
     # samplers, pruners, plugins

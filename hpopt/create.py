@@ -1,4 +1,5 @@
-"""Opening studies: :func:`create_study`, :func:`load_study`, :func:`delete_study`, :func:`study_names`.
+"""Opening studies: :func:`create_study`, :func:`load_study`, :func:`delete_study`, :func:`study_names`,
+:func:`copy_study`.
 
 Every argument is validated before anything is written; the study itself lives in
 :mod:`hpopt.study`.
@@ -9,21 +10,23 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from hpopt.errors import StudyNotFoundError
+from hpopt.errors import DuplicatedStudyError, StudyNotFoundError
 from hpopt.pruners.base import NopPruner, Pruner
+from hpopt.records import TrialState
 from hpopt.samplers.base import Sampler
 from hpopt.storage import Storage, open_storage
 from hpopt.storage.journal import GRACE_KEY, RETRY_KEY, redact_url
 from hpopt.study import Study, _opt_count
 from hpopt.trial import check_name, real_value
 
-__all__ = ["create_study", "load_study", "delete_study", "study_names"]
+__all__ = ["create_study", "load_study", "delete_study", "study_names", "copy_study"]
 
 _DIRECTIONS = ("minimize", "maximize")
 #: The sampler of a study created or loaded without one (the best mean rank in benchmarks/RESULTS.md,
@@ -287,3 +290,132 @@ def study_names(storage: Any) -> list[str]:
         return []
     return open_storage(storage).study_names()
 
+
+
+def copy_study(
+    *,
+    from_study_name: str,
+    from_storage: Any,
+    to_storage: Any,
+    to_study_name: str | None = None,
+) -> None:
+    """Copy a study and all its trials to another storage (or under another name), as Optuna's
+    ``copy_study`` does: e.g. a study run in memory or on a laptop's SQLite file moved to a
+    shared PostgreSQL database, or a SQLite file migrated to another.
+
+    The copy has the source's directions, user attributes and system attributes (the heartbeat
+    grace period and retry bound), and every trial in every state, with the same numbers (in the
+    same order), state, values, parameters, distributions, intermediate values, user and system
+    attributes (stored constraint values, gradients and the samplers' notes included), start and
+    finish times. ``best_trial`` and :func:`hpopt.export.to_records` of the copy equal the
+    source's. Heartbeats (kept beside the journal) are not copied.
+
+    RUNNING and WAITING trials are copied as they are, as Optuna does: a WAITING (enqueued) trial
+    keeps its fixed parameters and is the copy's next ``ask``; a RUNNING trial stays RUNNING, but
+    no worker of the copy owns it (finish it with ``tell(number, state="fail")`` through a study
+    handle of the copy if it will never finish). A study being written while it is copied is
+    copied as it stood when read.
+
+    The copy is one write of the target storage: it appears whole or not at all. Nothing is
+    written when an argument is invalid, the source does not exist or the target name is taken.
+    The copy is a new study (created now); open it with :func:`load_study`.
+
+    Why not one ``Study.add_trial`` per trial: that renumbers, recomputes constraint values with
+    the target's sampler, drops the samplers' notes, refuses unfinished trials and costs one
+    write (an fsync) per trial; a copy keeps everything verbatim in one write.
+
+    Args:
+        from_study_name: The name of the study to copy.
+        from_storage: Its storage: a URL, or a Storage (``study.storage`` for a study in memory).
+        to_storage: The storage to copy into: a URL (a new SQLite file is created) or a Storage
+            (``study.storage`` of a study in memory).
+        to_study_name: The copy's name (default: ``from_study_name``).
+
+    Raises:
+        TypeError, ValueError: A name that is not a valid study name, or a storage that is none of
+            the accepted kinds (None included).
+        StudyNotFoundError: No study ``from_study_name`` in ``from_storage`` (a storage URL that
+            holds no store is left uncreated).
+        DuplicatedStudyError: ``to_study_name`` exists in ``to_storage`` already.
+
+    Example:
+        >>> import hpopt
+        >>> from hpopt.create import copy_study  # also hpopt.copy_study
+        >>> study = hpopt.create_study(study_name="demo", sampler="random", seed=0)
+        >>> study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+        >>> target = hpopt.create_study(study_name="other").storage  # reach an in-memory target
+        >>> copy_study(from_study_name="demo", from_storage=study.storage, to_storage=target,
+        ...            to_study_name="demo-copy")
+        >>> copy = hpopt.load_study("demo-copy", target)
+        >>> copy.best_trial == study.best_trial
+        True
+    """
+    check_name("study", from_study_name)
+    to_name = from_study_name if to_study_name is None else to_study_name
+    check_name("study", to_name)
+    for label, spec in (("from_storage", from_storage), ("to_storage", to_storage)):
+        if spec is None:
+            raise ValueError(
+                f"`{label}` must be a storage URL or a Storage (for a study in memory, `study.storage`); "
+                "None would be a new in-memory storage that nothing else can reach."
+            )
+    _refuse_missing_store(from_study_name, from_storage)
+    source = open_storage(from_storage)
+    sid = source.study_id(from_study_name)  # synced
+    with source._lock:  # a consistent snapshot (another thread of this process may be writing)
+        st = source._study(sid)
+        directions = list(st.directions)
+        study_attrs = [("user", k, v) for k, v in st.user.items()]
+        study_attrs += [("sys", k, v) for k, v in st.sys.items()]
+        trials = [_copied_trial(rec) for rec in st.trials]
+    target = open_storage(to_storage)
+
+    def build() -> tuple[list[dict[str, Any]], Any]:
+        model = target._model
+        if to_name in model.by_name:
+            raise DuplicatedStudyError(
+                f"a study named {to_name!r} already exists in {redact_url(target.url)}; nothing was "
+                "copied (delete it, or pass another `to_study_name`)."
+            )
+        new = model._next_sid  # the id the study op below gets when applied (ids are replayed in order)
+        ops: list[dict[str, Any]] = [{"op": "study", "name": to_name, "dirs": directions, "t": time.time()}]
+        ops += [{"op": "sattr", "s": new, "kind": kind, "k": k, "v": v} for kind, k, v in study_attrs]
+        for number, (first, fin) in enumerate(trials):
+            ops.append({**first, "s": new})
+            if fin is not None:
+                ops.append({**fin, "s": new, "n": number})
+
+        def finalize(results: list[Any]) -> int:
+            if results[0] != new:  # pragma: no cover - the model numbers studies as predicted here
+                raise RuntimeError(f"copy_study: expected study id {new}, got {results[0]}.")
+            return new
+
+        return ops, finalize
+
+    target._transact(build)
+
+
+def _copied_trial(rec: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The journal operations that recreate the model record ``rec`` verbatim in another study:
+    the ``trial`` operation (RUNNING with its start time, or WAITING) and, for a finished trial,
+    the ``fin`` operation (without study id and number, filled in by :func:`copy_study`)."""
+    waiting = rec.state is TrialState.WAITING
+    first: dict[str, Any] = {"op": "trial", "state": "WAITING" if waiting else "RUNNING",
+                             "t": None if waiting else rec.started}
+    payload: dict[str, Any] = {}
+    if rec.params:
+        payload["params"] = dict(rec.params)
+        payload["dists"] = dict(rec.dists)
+    if rec.user:
+        payload["user"] = dict(rec.user)
+    if rec.sys:
+        payload["sys"] = dict(rec.sys)
+    if rec.inter:
+        payload["rep"] = [[s, list(v) if isinstance(v, tuple) else v] for s, v in rec.inter.items()]
+    if rec.fixed:
+        first["fixed"] = dict(rec.fixed)
+    if not rec.state.is_finished():
+        return {**first, **payload}, None
+    fin = {"op": "fin", "state": rec.state.name, "values": None if rec.values is None else list(rec.values),
+           "t": rec.finished, **payload}
+    return first, fin

@@ -1098,6 +1098,45 @@ class Study:
                 f"{self.directions} (use best_trials / directions)."
             )
 
+    # -- pickling ---------------------------------------------------------------------------------
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as a way back to the study, not as its state: the storage URL, the study's name,
+        id and creation time, the sampler, the pruner and the heartbeat interval.
+
+        Why: a study's trials live in its storage, so another process (a Dask or joblib worker, a
+        ``ProcessPoolExecutor`` task: ``client.submit(study.optimize, f, n_trials=10)``) reopens the
+        storage and continues the same study. The open trials of this handle, its caches, locks and
+        heartbeat thread stay here; the copy starts its own. A study in memory is refused: no other
+        process can see that store.
+
+        Raises:
+            TypeError: The study lives in memory (or in a store no URL reopens), or its sampler or
+                pruner does not pickle (named, with the reason).
+        """
+        from hpopt.remote import _worker_url
+
+        url = _worker_url(self._storage)
+        if url is None:
+            raise TypeError(
+                f"cannot pickle study {self.study_name!r}: it lives in {redact_url(self._storage.url)}, "
+                "a store only this process sees, so another process could not continue it. Create it "
+                "with a storage URL (storage='sqlite:///study.db', or a PostgreSQL URL) to share it "
+                "with other processes, or keep the study here and evaluate the objective in workers "
+                "with study.optimize(..., executor='process' or e.g. Dask's client.get_executor())."
+            )
+        for label, part in (("sampler", self.sampler), ("pruner", self.pruner)):
+            _check_picklable(self.study_name, label, part)
+        state = {
+            "url": url,
+            "study_name": self.study_name,
+            "sid": self._sid,
+            "created": self._storage._study(self._sid).created,
+            "sampler": self.sampler,
+            "pruner": self.pruner,
+            "heartbeat_interval": self._beater.interval if self._beater is not None else None,
+        }
+        return _unpickle_study, (type(self), state)
+
 
 class _BestScan:
     """Where :meth:`Study._best_feasible` stands: the finished trials folded in so far (by
@@ -1109,6 +1148,68 @@ class _BestScan:
         self.seen: set[int] = set()
         self.n_complete = 0
         self.best: FrozenTrial | None = None
+
+
+def _check_picklable(study_name: str, label: str, part: Any) -> None:
+    """Raise a TypeError naming the study's ``label`` (sampler or pruner) when ``part`` pickles
+    neither with :mod:`pickle` nor (where installed) with cloudpickle, which Dask and joblib use
+    and which also takes lambdas (a ``constraints_func``, say).
+
+    Why pickle it once more here: the error the pickler itself raises for a part ("cannot pickle
+    '_thread.lock' object") does not say which part of the study holds it."""
+    import pickle
+
+    try:
+        pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
+        return
+    except Exception as exc:  # noqa: BLE001  (PicklingError, TypeError, AttributeError, ...)
+        error: Exception = exc
+    try:
+        import cloudpickle
+    except ImportError:
+        cloudpickle = None
+    if cloudpickle is not None:
+        try:
+            cloudpickle.dumps(part)
+            return  # an outer cloudpickle (Dask, joblib) will manage; plain pickle would not
+        except Exception as exc:  # noqa: BLE001
+            error = exc
+    raise TypeError(
+        f"cannot pickle study {study_name!r}: its {label} {part!r} does not pickle "
+        f"({type(error).__name__}: {error}). Give the study a {label} that pickles (settings and "
+        "functions defined at module level) to send it to another process."
+    ) from error
+
+
+def _unpickle_study(cls: type[Study], state: dict[str, Any]) -> Study:
+    """Rebuild a pickled :class:`Study`: reopen its storage by URL and load the same study (same
+    id, name and creation time), with the pickled sampler, pruner and heartbeat interval.
+
+    Raises:
+        StudyNotFoundError: The storage or the study is gone (deleted, or made again under the
+            same name since the study was pickled: a new study is not the pickled one).
+    """
+    from hpopt.create import _missing_store
+    from hpopt.errors import StudyNotFoundError
+    from hpopt.storage import open_storage
+
+    url, name, sid = state["url"], state["study_name"], state["sid"]
+    where = redact_url(url)
+    why = _missing_store(url)  # a missing SQLite file is not created (that would be a new, empty store)
+    if why is not None:
+        raise StudyNotFoundError(f"cannot unpickle study {name!r}: {why} (here, in process {os.getpid()}).")
+    store = open_storage(url)
+    store.sync()
+    rec = store._model.studies.get(sid)
+    if rec is None or rec.name != name or rec.created != state["created"]:
+        now = store._model.by_name.get(name)
+        store.close()
+        again = "" if now is None else " (a study of that name there now is another one, made since)"
+        raise StudyNotFoundError(
+            f"cannot unpickle study {name!r}: it no longer exists in {where}{again}; it was deleted "
+            "after it was pickled."
+        )
+    return cls(store, sid, state["sampler"], state["pruner"], heartbeat_interval=state["heartbeat_interval"])
 
 
 def feasibility(trials: Sequence[FrozenTrial], study: Study | None = None) -> list[bool | None] | None:
