@@ -189,8 +189,9 @@ def to_dataframe(
 
 
 def iso_datetime(value: _dt.datetime) -> str:
-    """ISO 8601 with the UTC offset (a naive datetime is local time, as trials' datetimes are):
-    the same instant reads the same wherever the file is opened, and sorts with other machines'."""
+    """ISO 8601 with the UTC offset (a naive datetime is local time, as trials' datetimes are): the
+    string names one instant wherever the file is read (a machine in another time zone writes the
+    same instant with its own offset; compare parsed datetimes, not strings)."""
     return (value if value.tzinfo is not None else value.astimezone()).isoformat()
 
 

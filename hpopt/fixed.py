@@ -527,13 +527,26 @@ def _checked_user_attrs(user: Any) -> dict[str, Any]:
     return out
 
 
+#: The POSIX times a trial may carry: 0002-01-01 to 9998-12-31 UTC. ``datetime`` (and so
+#: ``FrozenTrial.datetime_start``, ``to_records``, the CLI's listings) shows these in every time
+#: zone; a time outside it (e.g. milliseconds given as seconds) would make each of them raise for
+#: the study, for good, once stored.
+_MIN_TIME = -62104060800.0
+_MAX_TIME = 253370678400.0
+
+
 def _timestamp(what: str, t: Any) -> float:
-    """A POSIX time (None: now)."""
+    """A POSIX time in seconds (None: now), within the years 2 to 9998."""
     if t is None:
         return time.time()
     v = real_value(f"`{what}`", t)
     if not math.isfinite(v):
         raise ValueError(f"`{what}` must be a finite POSIX time, but got {t!r}.")
+    if not _MIN_TIME <= v <= _MAX_TIME:
+        raise ValueError(
+            f"`{what}` must be a POSIX time in seconds between years 2 and 9998 "
+            f"({_MIN_TIME:.0f} <= t <= {_MAX_TIME:.0f}), but got {t!r} (milliseconds given as seconds?)."
+        )
     return v
 
 

@@ -78,42 +78,64 @@ def real_value(what: str, value: Any) -> float:
     (a 0-d PyTorch/JAX tensor, ``decimal.Decimal``), as ``float(value)`` would; an objective that
     returns its loss tensor is common, and refusing it failed every trial.
 
+    Whatever converting the value raises (a lazy tensor whose computation fails, a ``shape`` that
+    raises, a numpy ``timedelta64``) becomes a TypeError naming ``what``: callers treat TypeError
+    and ValueError as "not a usable number" (``optimize`` fails the trial, ``tell`` writes nothing),
+    and any other exception escaped them with the trial left RUNNING.
+
     Raises:
-        TypeError: bool, str, None, complex, an array or tensor with dimensions, or any other type.
+        TypeError: bool, str, None, complex, an array or tensor with dimensions, a value whose
+            conversion to float raises, or any other type.
         ValueError: An int (or fraction) too large for a float (beyond about 1.8e308).
     """
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         if not _real_scalar(value):
-            raise TypeError(f"{what} must be a real number, but got {value!r} ({type(value).__name__}).")
+            raise TypeError(
+                f"{what} must be a real number, but got {_shown(value)} ({type(value).__name__})."
+            )
         try:
             return float(value)
-        except (TypeError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001  (a foreign __float__ may raise anything)
             raise TypeError(
-                f"{what} must be a real number, but got {value!r} ({type(value).__name__}): {exc}"
-            ) from None
+                f"{what} must be a real number, but got {_shown(value)} ({type(value).__name__}): "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
     try:
         return float(value)
     except OverflowError:
-        raise ValueError(
-            f"{what} must fit in a float (|value| < 1.8e308), but got an integer of "
-            f"{len(str(abs(int(value))))} digits."
-        ) from None
+        size = (f"an integer of {len(str(abs(int(value))))} digits" if isinstance(value, numbers.Integral)
+                else f"a {type(value).__name__} beyond it")
+        raise ValueError(f"{what} must fit in a float (|value| < 1.8e308), but got {size}.") from None
+    except Exception as exc:  # noqa: BLE001  (e.g. numpy timedelta64 is Integral but has no float)
+        raise TypeError(
+            f"{what} must be a real number, but got {_shown(value)} ({type(value).__name__}): "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)`` for a message, or a placeholder when the repr itself raises."""
+    try:
+        return repr(value)
+    except Exception:  # noqa: BLE001
+        return f"<{type(value).__name__} object>"
 
 
 def _real_scalar(value: Any) -> bool:
     """Whether ``value`` is a real scalar of another library (see :func:`real_value`): it has
     ``__float__``, no dimensions (``shape == ()`` when it has a shape) and is not a bool, complex
-    or text value (a bool or complex tensor has ``__float__`` too)."""
+    or text value (a bool or complex tensor has ``__float__`` too). An object whose ``shape`` or
+    ``dtype`` raises is not one."""
     if isinstance(value, (str, bytes, numbers.Complex)) or not hasattr(type(value), "__float__"):
         return False  # numbers.Complex: complex and numpy complex (float() drops the imaginary part)
     try:
         if tuple(getattr(value, "shape", ())) != ():
             return False
-    except TypeError:
+        kind = str(getattr(value, "dtype", "")).rsplit(".", 1)[-1]
+    except Exception:  # noqa: BLE001  (a foreign attribute may raise anything)
         return False
-    kind = str(getattr(value, "dtype", "")).rsplit(".", 1)[-1]
     return not (kind == "bool" or kind.startswith("complex"))
 
 

@@ -158,6 +158,11 @@ class _Summary:
         self.n_fail = 0
         self.name_sets: Counter[frozenset[str]] = Counter()
         self.warm: dict[int, Sampler] = {}  # the warm-started CMA-ES of each hand-over size
+        # The finish-order key of the last trial each warm-started CMA-ES was built from: a trial
+        # seen later that finished before it (``Study.add_trial`` keeps a trial's own, earlier
+        # times; clocks of workers differ) changes "the first ones in finish order", so the
+        # CMA-ES is built again, as a resumed process builds it.
+        self.warm_last: dict[int, tuple[float, int]] = {}
         self.latest: dict[str, tuple[int, Distribution]] = {}
         self.version = -1
 
@@ -167,6 +172,11 @@ class _Summary:
         for t in unseen_trials(fin, self.seen):
             self.seen.add(t.number)
             self.n_finished += 1
+            if self.warm_last:
+                key = order_key(t)
+                for size in [k for k, last in self.warm_last.items() if key < last]:
+                    self.warm.pop(size, None)
+                    del self.warm_last[size]
             if t.state is TrialState.FAIL:
                 self.n_fail += 1
                 continue  # a crash may stop before every parameter was suggested
@@ -432,8 +442,11 @@ class AutoSampler(Sampler):
             return self.delegate(d.name)
         if len(first) < d.warm_start:  # not all finished yet (cannot happen after decide's count)
             return sampler
-        with self._lock:  # the first ones in finish order never change again: keep it per study
-            return summary.warm.setdefault(d.warm_start, sampler)
+        with self._lock:  # kept per study until a trial that finished earlier arrives (see _Summary)
+            kept = summary.warm.setdefault(d.warm_start, sampler)
+            if kept is sampler:
+                summary.warm_last[d.warm_start] = order_key(first[-1])
+            return kept
 
     def _remember(self, history: History, number: int, decision: Decision) -> None:
         with self._lock:

@@ -54,13 +54,18 @@ _MAX_GROUPS = 64
 class _Group:
     """One group's finished trials (incremental) and, once handed over, its CMA-ES."""
 
-    __slots__ = ("version", "seen", "members", "cma")
+    __slots__ = ("version", "seen", "members", "cma", "last")
 
     def __init__(self) -> None:
         self.version = -1
         self.seen: set[int] = set()
         self.members: list[FrozenTrial] = []  # finished trials with every parameter of the group
         self.cma: Sampler | None = None
+        # Finish-order key of the last trial the CMA-ES was warm-started from: a member seen later
+        # that finished before it (``Study.add_trial`` keeps a trial's own, earlier times; clocks
+        # of workers differ) changes "the first h(d) in finish order", so the CMA-ES is built
+        # again, as a resumed process builds it.
+        self.last: tuple[float, int] | None = None
 
 
 class BranchSampler(DerivedCaches, Sampler):
@@ -93,27 +98,37 @@ class BranchSampler(DerivedCaches, Sampler):
     def _cma_for(self, history: History, space: Mapping[str, Distribution]) -> Sampler | None:
         """The group's CMA-ES, or None while the group is still TPE's."""
         key = space_key(space)
+        version = history.version()
         with self._lock:
             g = self._groups.get(key)
-            if g is not None and g.cma is not None:  # handed over: nothing to read or count
+            if g is not None and g.cma is not None and g.version == version:  # nothing new to read
                 return g.cma
-        version, finished = history.version(), history.finished()  # read before the lock
+        finished = history.finished()  # read before the lock
         h = self.handover(len(space))
+
+        def member(t: FrozenTrial) -> bool:
+            dists = t.distributions
+            return all(dists.get(k) == d for k, d in space.items())
+
         with self._lock:
             g = self._groups.get(key)
             if g is None:
                 if len(self._groups) >= _MAX_GROUPS:
                     self._groups.pop(next(iter(self._groups)))
                 g = self._groups[key] = _Group()
-            if g.cma is not None:
-                return g.cma
             if g.version != version:
                 for t in unseen_trials(finished, g.seen):
                     g.seen.add(t.number)
-                    dists = t.distributions
-                    if all(dists.get(k) == d for k, d in space.items()):
+                    if not member(t):
+                        continue
+                    if g.cma is None:
                         g.members.append(t)
+                    elif order_key(t) < g.last:  # type: ignore[operator]
+                        g.cma, g.last = None, None  # built again below from every member
+                        g.members = [m for m in finished if m.number in g.seen and member(m)]
                 g.version = version
+            if g.cma is not None:
+                return g.cma
             if len(g.members) < h:
                 return None
             first = sorted(g.members, key=order_key)[:h]
@@ -121,7 +136,8 @@ class BranchSampler(DerivedCaches, Sampler):
             g.cma = _make_cma(
                 derive_seed(self.seed, "branch:" + "\x00".join(sorted(space))), space, source
             )
-            g.members, g.seen = [], set()  # no longer needed: the CMA-ES replays the history itself
+            g.last = order_key(first[-1])
+            g.members = []  # no longer needed: the CMA-ES replays the history itself
             return g.cma
 
     def sample_joint(

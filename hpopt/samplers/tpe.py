@@ -114,6 +114,11 @@ def _count(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
+def _finish_key(t: FrozenTrial) -> tuple[float, int]:
+    """Finish order (ties by number): the order of the cache's rows."""
+    return (t.finished if t.finished is not None else math.inf, t.number)
+
+
 class _Cache:
     """Column store of one study's finished trials, appended once per trial (keyed by number)."""
 
@@ -121,7 +126,12 @@ class _Cache:
         self.history = history  # held so that its id cannot be reused by another study
         self.n_obj = history.n_objectives
         self.signs = np.array([-1.0 if d == "maximize" else 1.0 for d in history.directions])
+        self._reset()
+
+    def _reset(self) -> None:
+        """No rows (new arrays: snapshots taken before keep theirs)."""
         self.fin: Sequence[FrozenTrial] = ()
+        self.last_key: tuple[float, int] = (-math.inf, -1)  # finish-order key of the newest row
         self.row_of: dict[int, int] = {}
         self.n = 0
         self.state = np.empty(0, dtype=np.int8)
@@ -160,11 +170,19 @@ class _Cache:
         # Rows in the order the trials finished (ties by number), as the forgetting of the bad
         # model and ties in the ranking assume: the scan above collects them newest first, and a
         # fresh process resuming a study must build the same rows as the process that saw them.
-        new.sort(key=lambda t: (t.finished if t.finished is not None else math.inf, t.number))
+        new.sort(key=_finish_key)
+        if new and _finish_key(new[0]) < self.last_key:
+            # A trial that finished before rows already here (``Study.add_trial`` keeps a trial's
+            # own, earlier times; clocks of workers differ): appended last, its row would sit
+            # elsewhere than in a fresh process. Rebuild every row in finish order instead.
+            self._reset()
+            new = sorted(fin, key=_finish_key)
         self.fin = fin
         self._grow(self.n + len(new))
         for t in new:
             self._add(t)
+        if new:
+            self.last_key = _finish_key(new[-1])
         self.rank = None
 
     def _add(self, t: FrozenTrial) -> None:
