@@ -21,7 +21,7 @@ from hpopt.errors import DuplicatedStudyError, StudyNotFoundError
 from hpopt.pruners.base import NopPruner, Pruner
 from hpopt.records import TrialState
 from hpopt.samplers.base import Sampler
-from hpopt.storage import Storage, open_storage
+from hpopt.storage import JournalBackend, Storage, open_storage
 from hpopt.storage.journal import GRACE_KEY, RETRY_KEY, redact_url
 from hpopt.study import Study, _opt_count
 from hpopt.trial import check_name, real_value
@@ -358,6 +358,11 @@ def copy_study(
             raise ValueError(
                 f"`{label}` must be a storage URL or a Storage (for a study in memory, `study.storage`); "
                 "None would be a new in-memory storage that nothing else can reach."
+            )
+        if not isinstance(spec, (str, Storage, JournalBackend)):  # named here, before any reading
+            raise TypeError(
+                f"`{label}` must be a storage URL such as 'sqlite:///study.db' or a Storage (for a "
+                f"study in memory, `study.storage`), but got {spec!r} ({type(spec).__name__})."
             )
     _refuse_missing_store(from_study_name, from_storage)
     source = open_storage(from_storage)

@@ -370,14 +370,22 @@ def _forget(url: str, store: Storage) -> None:
 def _open(url: str) -> Storage | str:
     """The storage at ``url``, or why it cannot be opened. A SQLite file that does not exist here
     (a worker on another machine) is not created: that would be a new, empty store."""
-    from hpopt.storage import open_storage
+    from hpopt.storage import Storage, open_storage
 
     if url.partition("://")[0].lower() == "sqlite":
+        from urllib.parse import unquote
+
         from hpopt.storage.sqlite import SQLiteBackend
 
-        path = SQLiteBackend.path_from_url(url.partition("?")[0])
+        base, _, query = url.partition("?")
+        path = unquote(SQLiteBackend.path_from_url(base))  # as _worker_url escaped it
         if not os.path.exists(path):
             return f"the SQLite file {path!r} does not exist on this worker"
+        sync = "normal" if "synchronous=normal" in query else "full"
+        try:
+            return Storage(SQLiteBackend(path, synchronous=sync))
+        except Exception as exc:  # noqa: BLE001  (StorageError, sqlite3 errors, ...)
+            return f"{type(exc).__name__}: {exc}"
     try:
         return open_storage(url)
     except Exception as exc:  # noqa: BLE001  (StorageError, ImportError of a driver, ...)
@@ -393,7 +401,10 @@ def _worker_url(storage: Storage) -> str | None:
     from hpopt.storage.sqlite import SQLiteBackend
 
     if isinstance(backend, SQLiteBackend):
-        url = "sqlite:///" + backend.path  # an absolute path: four slashes
+        # An absolute path (four slashes), with '%', '?' and '#' escaped: a folder such as "run#3"
+        # would otherwise be cut there as a URL fragment or query (decoded by _open).
+        path = backend.path.replace("%", "%25").replace("?", "%3F").replace("#", "%23")
+        url = "sqlite:///" + path
         return url if backend.synchronous == "full" else f"{url}?synchronous={backend.synchronous}"
     return storage.url
 

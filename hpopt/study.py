@@ -1135,6 +1135,13 @@ class Study:
             "pruner": self.pruner,
             "heartbeat_interval": self._beater.interval if self._beater is not None else None,
         }
+        from hpopt.storage.sqlite import SQLiteBackend
+
+        backend = self._storage._backend
+        if isinstance(backend, SQLiteBackend):
+            # The file itself, not only the URL: a path with '#' or '?' (a relative URL opened in a
+            # folder such as "run#3") does not survive "sqlite:///" + path -> urlsplit.
+            state["sqlite"] = (backend.path, backend.synchronous)
         return _unpickle_study, (type(self), state)
 
 
@@ -1195,10 +1202,20 @@ def _unpickle_study(cls: type[Study], state: dict[str, Any]) -> Study:
 
     url, name, sid = state["url"], state["study_name"], state["sid"]
     where = redact_url(url)
-    why = _missing_store(url)  # a missing SQLite file is not created (that would be a new, empty store)
+    sqlite = state.get("sqlite")
+    if sqlite is not None:  # opened by its path: see Study.__reduce__
+        path = sqlite[0]
+        why = None if os.path.exists(path) else f"there is no SQLite storage at {path!r}"
+    else:
+        why = _missing_store(url)  # a missing SQLite file is not created (that would be a new, empty store)
     if why is not None:
         raise StudyNotFoundError(f"cannot unpickle study {name!r}: {why} (here, in process {os.getpid()}).")
-    store = open_storage(url)
+    if sqlite is not None:
+        from hpopt.storage.sqlite import SQLiteBackend
+
+        store = Storage(SQLiteBackend(sqlite[0], synchronous=sqlite[1]))
+    else:
+        store = open_storage(url)
     store.sync()
     rec = store._model.studies.get(sid)
     if rec is None or rec.name != name or rec.created != state["created"]:
