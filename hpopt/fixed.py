@@ -44,7 +44,7 @@ from hpopt._frozendict import EMPTY, FrozenDict, deep_freeze
 from hpopt.distributions import Categorical, Distribution, Float, Int
 from hpopt.errors import HpoptWarning
 from hpopt.records import FrozenTrial, TrialState
-from hpopt.trial import _as_list, _build, check_name, checked_report, json_value, real_value
+from hpopt.trial import _as_list, _Suggestions, check_name, checked_report, json_value, real_value
 
 __all__ = ["FixedTrial", "create_trial"]
 
@@ -55,7 +55,7 @@ FAIL_REASON_KEY = "fail_reason"
 GRADIENT_KEY = "gradient"
 
 
-class FixedTrial:
+class FixedTrial(_Suggestions):
     """A stand-in for :class:`hpopt.Trial` that answers every suggestion from given values: run an
     objective on chosen parameters without a study (e.g. in a unit test), as Optuna's
     ``FixedTrial`` does.
@@ -153,35 +153,6 @@ class FixedTrial:
         )
 
     # -- suggestions --------------------------------------------------------------------------------
-    def suggest_float(
-        self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
-    ) -> float:
-        """The given value of ``name``, checked against ``Float(low, high, log=log, step=step)``.
-
-        Raises:
-            ValueError: No value for ``name``, a value outside the range, or invalid bounds.
-        """
-        return self.suggest(name, _build(name, Float, low, high, log=log, step=step))
-
-    def suggest_int(self, name: str, low: int, high: int, *, log: bool = False, step: int = 1) -> int:
-        """The given value of ``name``, checked against ``Int(low, high, log=log, step=step)``.
-
-        Raises:
-            TypeError: Non-integral bounds or step.
-            ValueError: No value for ``name``, a value outside the range, or invalid bounds.
-        """
-        return self.suggest(name, _build(name, Int, low, high, log=log, step=step))
-
-    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
-        """The given value of ``name``, which must be one of ``choices``.
-
-        Raises:
-            TypeError, ValueError: Invalid choices, no value for ``name``, or a value that is not
-                one of the choices.
-        """
-        key = tuple(choices) if isinstance(choices, (list, tuple)) else choices
-        return self.suggest(name, _build(name, Categorical, key))
-
     def suggest(self, name: str, distribution: Distribution) -> Any:
         """The given value of ``name``, checked against ``distribution``. Suggesting a name again
         with the same distribution returns the same value.

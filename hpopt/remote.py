@@ -46,13 +46,13 @@ from concurrent.futures import (
 from typing import TYPE_CHECKING, Any
 
 from hpopt._frozendict import FrozenDict, deep_freeze
-from hpopt.distributions import Categorical, Distribution, Float, Int
+from hpopt.distributions import Distribution
 from hpopt.errors import HpoptWarning, SearchSpaceExhausted, TrialFinishedError, TrialPruned
 from hpopt.pruners.base import NopPruner, Pruner
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.samplers.base import History, TrialInfo
 from hpopt.storage.journal import redact_url
-from hpopt.trial import check_name, checked_report, json_value
+from hpopt.trial import _Suggestions, check_name, checked_report, json_value
 
 if TYPE_CHECKING:
     from hpopt.storage import Storage
@@ -100,7 +100,7 @@ class _Link:
         self.local = None
 
 
-class RemoteTrial:
+class RemoteTrial(_Suggestions):
     """What an objective receives in an executor worker: the :class:`~hpopt.Trial` interface over
     values proposed by the caller.
 
@@ -163,20 +163,6 @@ class RemoteTrial:
         self.params[name] = value
         self.distributions[name] = distribution
         return value
-
-    def suggest_float(
-        self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
-    ) -> float:
-        """As :meth:`hpopt.Trial.suggest_float`."""
-        return self.suggest(name, _build(name, Float, low, high, log=log, step=step))
-
-    def suggest_int(self, name: str, low: int, high: int, *, log: bool = False, step: int = 1) -> int:
-        """As :meth:`hpopt.Trial.suggest_int`."""
-        return self.suggest(name, _build(name, Int, low, high, log=log, step=step))
-
-    def suggest_categorical(self, name: str, choices: Any) -> Any:
-        """As :meth:`hpopt.Trial.suggest_categorical`."""
-        return self.suggest(name, _build(name, Categorical, choices))
 
     def report(self, value: Any, step: int) -> None:
         """As :meth:`hpopt.Trial.report` when this worker prunes (written to the store now);
@@ -499,13 +485,6 @@ def _caught(exc: BaseException, catch: tuple[type, ...]) -> bool:
 def _reason(exc: BaseException) -> str:
     """The fail reason a trial records (the original's type and message for a stand-in)."""
     return str(exc) if isinstance(exc, RemoteError) else f"{type(exc).__name__}: {exc}"
-
-
-def _build(name: str, cls: type, *args: Any, **kwargs: Any) -> Distribution:
-    try:
-        return cls(*args, **kwargs)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"parameter {name!r}: {exc}") from None
 
 
 def _evaluate(

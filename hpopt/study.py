@@ -780,15 +780,19 @@ class Study:
                 self._stop_flag = True
                 raise
 
+    def _fail_warned(self, trial: Trial, reason: str, end: str = "") -> FrozenTrial:
+        """FAIL an objective's trial with ``reason``, and say so in a FailedTrialWarning (the study
+        goes on): an exception listed in ``catch``, or a result that cannot be recorded."""
+        warnings.warn(f"trial {trial.number} failed: {reason}{end}", FailedTrialWarning, stacklevel=4)
+        return self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
+
     def _run(self, func: Callable[[Trial], Any], trial: Trial, catch: tuple[type, ...]) -> FrozenTrial:
         try:
             result = func(trial)
         except TrialPruned:
             return self.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
         except catch as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            warnings.warn(f"trial {trial.number} failed: {reason}", FailedTrialWarning, stacklevel=3)
-            return self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
+            return self._fail_warned(trial, f"{type(exc).__name__}: {exc}")
         except BaseException as exc:
             self._stop_flag = True
             reason = f"{type(exc).__name__}: {exc}"
@@ -808,13 +812,9 @@ class Study:
         try:
             values = self._values(result)
         except (TypeError, ValueError) as exc:
-            reason = f"the objective returned {result!r}: {exc}"
-            warnings.warn(f"trial {trial.number} failed: {reason}", FailedTrialWarning, stacklevel=3)
-            return self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
+            return self._fail_warned(trial, f"the objective returned {result!r}: {exc}")
         if any(math.isnan(v) for v in values):
-            reason = f"objective value is NaN ({list(values)})"
-            warnings.warn(f"trial {trial.number} failed: {reason}.", FailedTrialWarning, stacklevel=3)
-            return self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
+            return self._fail_warned(trial, f"objective value is NaN ({list(values)})", ".")
         cons = None
         pending = self._constraints_input(trial.number, trial, values, None)
         if pending is not None:
@@ -822,9 +822,7 @@ class Study:
             try:
                 raw = func(view)
             except catch as exc:
-                reason = f"constraints_func raised {type(exc).__name__}: {exc}"
-                warnings.warn(f"trial {trial.number} failed: {reason}", FailedTrialWarning, stacklevel=3)
-                return self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
+                return self._fail_warned(trial, f"constraints_func raised {type(exc).__name__}: {exc}")
             except BaseException as exc:
                 self._stop_flag = True
                 reason = f"constraints_func raised {type(exc).__name__}: {exc}"
@@ -833,9 +831,7 @@ class Study:
             try:
                 cons = self._checked_constraints(raw, view)
             except (TypeError, ValueError) as exc:
-                reason = str(exc)
-                warnings.warn(f"trial {trial.number} failed: {reason}", FailedTrialWarning, stacklevel=3)
-                return self._finish(trial.number, trial, TrialState.FAIL, None, reason, True)
+                return self._fail_warned(trial, str(exc))
         return self._finish(trial.number, trial, TrialState.COMPLETE, values, None, False, None, cons)
 
     def refined_space(

@@ -160,7 +160,47 @@ def checked_report(value: Any, step: Any, n_objectives: int) -> tuple[int, Any]:
     return step, [real_value("reported value", v) for v in items]
 
 
-class Trial:
+class _Suggestions:
+    """``suggest_float``, ``suggest_int`` and ``suggest_categorical`` over a class's own
+    ``suggest(name, distribution)``: one place for the distributions they build, shared by
+    :class:`Trial`, executor workers' :class:`~hpopt.remote.RemoteTrial` and
+    :class:`~hpopt.FixedTrial`."""
+
+    __slots__ = ()
+
+    def suggest(self, name: str, distribution: Distribution) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
+    ) -> float:
+        """A float in ``[low, high]`` (log-uniform with ``log``; on a grid with ``step``).
+
+        Raises:
+            ValueError, TypeError: Invalid bounds, naming the parameter (nothing is written).
+        """
+        return self.suggest(name, _build(name, Float, low, high, log=log, step=step))
+
+    def suggest_int(self, name: str, low: int, high: int, *, log: bool = False, step: int = 1) -> int:
+        """An int in ``[low, high]`` (log-uniform with ``log``; every ``step``-th with ``step``).
+
+        Raises:
+            TypeError: Non-integral bounds or step.
+            ValueError: Invalid bounds, naming the parameter.
+        """
+        return self.suggest(name, _build(name, Int, low, high, log=log, step=step))
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        """One of ``choices`` (None, bool, int, float or str values).
+
+        Raises:
+            TypeError, ValueError: Invalid choices, naming the parameter.
+        """
+        key = tuple(choices) if isinstance(choices, (list, tuple)) else choices
+        return self.suggest(name, _build(name, Categorical, key))
+
+
+class Trial(_Suggestions):
     """A running trial: ask it for parameters, report progress, then ``tell`` the study its result.
 
     Example:
@@ -236,34 +276,6 @@ class Trial:
             )
 
     # -- suggestions ----------------------------------------------------------------------------
-    def suggest_float(
-        self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
-    ) -> float:
-        """A float in ``[low, high]`` (log-uniform with ``log``; on a grid with ``step``).
-
-        Raises:
-            ValueError, TypeError: Invalid bounds, naming the parameter (nothing is written).
-        """
-        return self.suggest(name, _build(name, Float, low, high, log=log, step=step))
-
-    def suggest_int(self, name: str, low: int, high: int, *, log: bool = False, step: int = 1) -> int:
-        """An int in ``[low, high]`` (log-uniform with ``log``; every ``step``-th with ``step``).
-
-        Raises:
-            TypeError: Non-integral bounds or step.
-            ValueError: Invalid bounds, naming the parameter.
-        """
-        return self.suggest(name, _build(name, Int, low, high, log=log, step=step))
-
-    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
-        """One of ``choices`` (None, bool, int, float or str values).
-
-        Raises:
-            TypeError, ValueError: Invalid choices, naming the parameter.
-        """
-        key = tuple(choices) if isinstance(choices, (list, tuple)) else choices
-        return self.suggest(name, _build(name, Categorical, key))
-
     def suggest(self, name: str, distribution: Distribution) -> Any:
         """A value for ``name`` from ``distribution`` (any :class:`Float`, :class:`Int` or
         :class:`Categorical`). Suggesting the same name again with the same distribution returns

@@ -6,8 +6,10 @@ Memory -> SQLite and SQLite -> SQLite always; PostgreSQL pairs with ``source .ci
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -22,10 +24,14 @@ PG_URL = os.environ.get("HPOPT_TEST_POSTGRES_URL")
 
 
 @pytest.fixture(autouse=True)
-def _quiet() -> None:
-    hpopt.log.set_verbosity("WARNING")
+def _quiet() -> Iterator[None]:
+    """hpopt's logger at WARNING for each test, its level restored after (``set_verbosity`` would
+    also mark logging as configured by the user for the rest of the session)."""
+    logger = logging.getLogger("hpopt")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
     yield
-    hpopt.log.set_verbosity("INFO")
+    logger.setLevel(level)
 
 
 def _storage(kind: str, tmp_path, tag: str):

@@ -155,6 +155,9 @@ def test_default_handler_prints_one_line_per_trial_and_can_be_silenced():
 
 
 def test_auto_handler_only_when_logging_is_unconfigured(monkeypatch, capsys):
+    # a fresh process's state (another test module's set_verbosity marks logging as chosen)
+    monkeypatch.setattr(hlog, "_chosen", False)
+    monkeypatch.setattr(hlog, "_handler", None)
     root = logging.getLogger()
     monkeypatch.setattr(root, "handlers", [logging.NullHandler()])
     hlog.auto_default_handler()  # the program configured logging: hands off

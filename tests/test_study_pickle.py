@@ -6,10 +6,12 @@ SQLite always; PostgreSQL with ``source .ci/postgres.sh start`` (exports HPOPT_T
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import threading
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -30,10 +32,14 @@ def objective(trial: hpopt.Trial) -> float:
 
 
 @pytest.fixture(autouse=True)
-def _quiet() -> None:
-    hpopt.log.set_verbosity("WARNING")
+def _quiet() -> Iterator[None]:
+    """hpopt's logger at WARNING for each test, its level restored after (``set_verbosity`` would
+    also mark logging as configured by the user for the rest of the session)."""
+    logger = logging.getLogger("hpopt")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
     yield
-    hpopt.log.set_verbosity("INFO")
+    logger.setLevel(level)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
