@@ -44,7 +44,7 @@ from hpopt._frozendict import EMPTY, FrozenDict, deep_freeze
 from hpopt.distributions import Categorical, Distribution, Float, Int
 from hpopt.errors import HpoptWarning
 from hpopt.records import FrozenTrial, TrialState
-from hpopt.trial import _as_list, _Suggestions, check_name, checked_report, json_value, real_value
+from hpopt.trial import _NEW, _as_list, _Suggestions, check_name, checked_report, json_value, real_value
 
 __all__ = ["FixedTrial", "create_trial"]
 
@@ -162,20 +162,9 @@ class FixedTrial(_Suggestions):
                 it was suggested before with another distribution.
             TypeError: ``distribution`` is not an hpopt Float, Int or Categorical.
         """
-        old = self._dists.get(name)
-        if old is not None:
-            if old == distribution:
-                return self._params[name]
-            raise ValueError(
-                f"parameter {name!r} was already suggested in trial {self.number} as {old!r}; it "
-                f"cannot be suggested again as {distribution!r}."
-            )
-        check_name("parameter", name)
-        if not isinstance(distribution, _DIST_TYPES):
-            raise TypeError(
-                f"`distribution` of {name!r} must be hpopt.Float, Int or Categorical, but got "
-                f"{distribution!r}."
-            )
+        again = self._suggested(name, distribution)
+        if again is not _NEW:
+            return again
         if name not in self._values:
             raise ValueError(
                 f"FixedTrial {self.number} has no value for parameter {name!r} "

@@ -160,6 +160,9 @@ def checked_report(value: Any, step: Any, n_objectives: int) -> tuple[int, Any]:
     return step, [real_value("reported value", v) for v in items]
 
 
+_NEW = object()  # _Suggestions._suggested: a name not suggested before
+
+
 class _Suggestions:
     """``suggest_float``, ``suggest_int`` and ``suggest_categorical`` over a class's own
     ``suggest(name, distribution)``: one place for the distributions they build, shared by
@@ -170,6 +173,31 @@ class _Suggestions:
 
     def suggest(self, name: str, distribution: Distribution) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def _suggested(self, name: str, distribution: Distribution) -> Any:
+        """The value of ``name`` when it was suggested before with ``distribution`` (asked again,
+        the same value), else ``_NEW`` once ``name`` and ``distribution`` are checked (for classes
+        that keep ``number``, ``_dists`` and ``_params``).
+
+        Raises:
+            ValueError: ``name`` was suggested before with another distribution, or is not a name.
+            TypeError: ``distribution`` is not an hpopt Float, Int or Categorical.
+        """
+        old = self._dists.get(name)  # type: ignore[attr-defined]
+        if old is not None:
+            if old == distribution:
+                return self._params[name]  # type: ignore[attr-defined]
+            raise ValueError(
+                f"parameter {name!r} was already suggested in trial {self.number} as {old!r}; it "  # type: ignore[attr-defined]
+                f"cannot be suggested again as {distribution!r}."
+            )
+        check_name("parameter", name)
+        if not isinstance(distribution, _DIST_TYPES):
+            raise TypeError(
+                f"`distribution` of {name!r} must be hpopt.Float, Int or Categorical, but got "
+                f"{distribution!r}."
+            )
+        return _NEW
 
     def suggest_float(
         self, name: str, low: float, high: float, *, log: bool = False, step: float | None = None
@@ -287,20 +315,9 @@ class Trial(_Suggestions):
             TrialFinishedError: The trial is finished.
         """
         self._check_open()
-        old = self._dists.get(name)
-        if old is not None:
-            if old == distribution:
-                return self._params[name]
-            raise ValueError(
-                f"parameter {name!r} was already suggested in trial {self.number} as {old!r}; it "
-                f"cannot be suggested again as {distribution!r}."
-            )
-        check_name("parameter", name)
-        if not isinstance(distribution, _DIST_TYPES):
-            raise TypeError(
-                f"`distribution` of {name!r} must be hpopt.Float, Int or Categorical, but got "
-                f"{distribution!r}."
-            )
+        again = self._suggested(name, distribution)
+        if again is not _NEW:
+            return again
         study = self._study
         known = study._storage.known_distribution(study._sid, name)
         if known is not None:

@@ -21,3 +21,17 @@ def quiet_hpopt() -> Iterator[None]:
             yield
     finally:
         logger.setLevel(level)
+
+
+@pytest.fixture
+def hpopt_at_warning() -> Iterator[None]:
+    """hpopt's logger at WARNING for one test (warnings still raised), its level restored after;
+    unlike ``hpopt.log.set_verbosity``, this does not mark logging as configured by the user for
+    the rest of the session."""
+    logger = logging.getLogger("hpopt")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -7,19 +7,18 @@ exports HPOPT_TEST_POSTGRES_URL) PostgreSQL.
 from __future__ import annotations
 
 import math
-import os
 import uuid
 from collections.abc import Mapping
 
 import numpy as np
 import pytest
+from _helpers import postgres_url
 
 import hpopt
 from hpopt.fixed import create_trial
 from hpopt.records import FrozenTrial, TrialState
 from hpopt.samplers import GPSampler, NSGAIISampler
 
-PG_URL = os.environ.get("HPOPT_TEST_POSTGRES_URL")
 SPACE = {"x": hpopt.Float(-5.0, 5.0), "y": hpopt.Float(-5.0, 5.0)}
 
 
@@ -30,12 +29,7 @@ def url(request, tmp_path) -> str | None:
         return None
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'add.db'}"
-    if not PG_URL:
-        if os.environ.get("CI"):
-            raise RuntimeError("CI must start PostgreSQL (.ci/postgres.sh) and set HPOPT_TEST_POSTGRES_URL")
-        pytest.skip("no PostgreSQL server configured: run `source .ci/postgres.sh start`")
-    pytest.importorskip("psycopg")
-    return PG_URL
+    return postgres_url()
 
 
 def _study(url: str | None, **kwargs) -> hpopt.Study:

@@ -10,12 +10,11 @@
 from __future__ import annotations
 
 import os
-import pickle
 import warnings
-from concurrent.futures import Executor, Future
 
 import numpy as np
 import pytest
+from _helpers import PickleInline
 
 import hpopt
 import hpopt.study as study_mod
@@ -85,18 +84,7 @@ def test_best_trial_is_the_best_feasible_with_trials_told_out_of_order(direction
         assert fresh.best_trial.number == _brute_best(study)
 
 
-class _Inline(Executor):
-    """Runs each task at submit time after a pickle round trip, as a process pool does (one
-    long-lived 'worker process': this one)."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        fn, args, kwargs = pickle.loads(pickle.dumps((fn, args, kwargs)))
-        fut: Future = Future()
-        try:
-            fut.set_result(pickle.loads(pickle.dumps(fn(*args, **kwargs))))
-        except BaseException as exc:  # noqa: BLE001
-            fut.set_exception(exc)
-        return fut
+_Inline = PickleInline
 
 
 def _curve(trial):

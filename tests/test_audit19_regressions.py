@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pickle
 import warnings
-from concurrent.futures import Executor, Future
 
 import pytest
+from _helpers import PickleInline
 
 import hpopt
 from hpopt.errors import HpoptWarning
@@ -59,18 +59,7 @@ def test_missing_sqlite_file_is_still_refused_and_not_created(tmp_path, monkeypa
     assert not (where / "s.db").exists()
 
 
-class _Inline(Executor):
-    """Runs each task at submit time after a pickle round trip of the task and its result, as a
-    process pool does (deterministic, no processes)."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        fn, args, kwargs = pickle.loads(pickle.dumps((fn, args, kwargs)))
-        fut: Future = Future()
-        try:
-            fut.set_result(pickle.loads(pickle.dumps(fn(*args, **kwargs))))
-        except BaseException as exc:  # noqa: BLE001
-            fut.set_exception(exc)
-        return fut
+_Inline = PickleInline
 
 
 def _curve(trial: hpopt.Trial) -> float:

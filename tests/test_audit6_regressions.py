@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import itertools
 import math
-import pickle
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from _helpers import PickleInline
 
 import hpopt
 from hpopt import plugins
@@ -55,16 +55,7 @@ def objective_locked(trial: Any) -> float:
     return x
 
 
-class _PicklingExecutor(Executor):
-    """Runs each call at once and passes its result through pickle, as a process boundary does."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
-        fut: Future = Future()
-        try:
-            fut.set_result(pickle.loads(pickle.dumps(fn(*args, **kwargs))))
-        except BaseException as exc:  # noqa: BLE001
-            fut.set_exception(exc)
-        return fut
+_PicklingExecutor = PickleInline  # a process boundary: task and result through pickle
 
 
 def _states(study: hpopt.Study) -> list[tuple[str, str]]:

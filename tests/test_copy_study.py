@@ -6,12 +6,10 @@ Memory -> SQLite and SQLite -> SQLite always; PostgreSQL pairs with ``source .ci
 
 from __future__ import annotations
 
-import logging
-import os
 import uuid
-from collections.abc import Iterator
 
 import pytest
+from _helpers import postgres_url
 
 import hpopt
 from hpopt.create import copy_study
@@ -20,18 +18,10 @@ from hpopt.export import to_records
 from hpopt.records import TrialState
 from hpopt.samplers import NSGAIISampler
 
-PG_URL = os.environ.get("HPOPT_TEST_POSTGRES_URL")
-
 
 @pytest.fixture(autouse=True)
-def _quiet() -> Iterator[None]:
-    """hpopt's logger at WARNING for each test, its level restored after (``set_verbosity`` would
-    also mark logging as configured by the user for the rest of the session)."""
-    logger = logging.getLogger("hpopt")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    yield
-    logger.setLevel(level)
+def _quiet(hpopt_at_warning: None) -> None:
+    """Every test with hpopt's logger at WARNING (tests/conftest.py)."""
 
 
 def _storage(kind: str, tmp_path, tag: str):
@@ -40,12 +30,7 @@ def _storage(kind: str, tmp_path, tag: str):
         return hpopt.create_study(study_name=f"anchor-{tag}").storage
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / f'{tag}.db'}"
-    if not PG_URL:
-        if os.environ.get("CI"):
-            raise RuntimeError("CI must start PostgreSQL (.ci/postgres.sh) and set HPOPT_TEST_POSTGRES_URL")
-        pytest.skip("no PostgreSQL server configured: run `source .ci/postgres.sh start`")
-    pytest.importorskip("psycopg")
-    return PG_URL
+    return postgres_url()
 
 
 def _objective(trial: hpopt.Trial) -> float:

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pickle
 import sys
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 lgb = pytest.importorskip("lightgbm")
+
+from _helpers import PickleInline  # noqa: E402
 
 import hpopt  # noqa: E402
 from hpopt import TrialState  # noqa: E402
@@ -291,17 +292,7 @@ def test_import_without_lightgbm_names_the_extra(monkeypatch):
     import hpopt.integrations  # noqa: F401  (the package itself imports no integration)
 
 
-class Inline(Executor):
-    """Runs each task at submit time after a pickle round trip, as a process pool does."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        fn, args, kwargs = pickle.loads(pickle.dumps((fn, args, kwargs)))
-        fut: Future = Future()
-        try:
-            fut.set_result(pickle.loads(pickle.dumps(fn(*args, **kwargs))))
-        except BaseException as exc:  # noqa: BLE001
-            fut.set_exception(exc)
-        return fut
+Inline = PickleInline
 
 
 def _sqlite_study(tmp_path, name, upper, direction="minimize"):

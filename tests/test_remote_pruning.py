@@ -14,9 +14,10 @@ import sqlite3
 import threading
 import warnings
 from collections import Counter
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from _helpers import PickleInline
 
 import hpopt
 from hpopt import TrialState
@@ -43,18 +44,7 @@ def curve(trial):
     return x
 
 
-class Inline(Executor):
-    """Runs each task at submit time, after a pickle round trip of the task and of its result, as
-    a process pool does (deterministic, and fast: no processes)."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        fn, args, kwargs = pickle.loads(pickle.dumps((fn, args, kwargs)))
-        fut: Future = Future()
-        try:
-            fut.set_result(pickle.loads(pickle.dumps(fn(*args, **kwargs))))
-        except BaseException as exc:  # noqa: BLE001
-            fut.set_exception(exc)
-        return fut
+Inline = PickleInline
 
 
 class LockedPruner(Pruner):

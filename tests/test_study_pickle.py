@@ -6,22 +6,19 @@ SQLite always; PostgreSQL with ``source .ci/postgres.sh start`` (exports HPOPT_T
 
 from __future__ import annotations
 
-import logging
 import os
 import pickle
 import threading
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
+from _helpers import postgres_url
 
 import hpopt
 from hpopt.errors import StudyNotFoundError
 from hpopt.pruners.base import NopPruner
 from hpopt.samplers import NSGAIISampler, RandomSampler
-
-PG_URL = os.environ.get("HPOPT_TEST_POSTGRES_URL")
 
 
 def objective(trial: hpopt.Trial) -> float:
@@ -32,26 +29,15 @@ def objective(trial: hpopt.Trial) -> float:
 
 
 @pytest.fixture(autouse=True)
-def _quiet() -> Iterator[None]:
-    """hpopt's logger at WARNING for each test, its level restored after (``set_verbosity`` would
-    also mark logging as configured by the user for the rest of the session)."""
-    logger = logging.getLogger("hpopt")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    yield
-    logger.setLevel(level)
+def _quiet(hpopt_at_warning: None) -> None:
+    """Every test with hpopt's logger at WARNING (tests/conftest.py)."""
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'pickle.db'}"
-    if not PG_URL:
-        if os.environ.get("CI"):
-            raise RuntimeError("CI must start PostgreSQL (.ci/postgres.sh) and set HPOPT_TEST_POSTGRES_URL")
-        pytest.skip("no PostgreSQL server configured: run `source .ci/postgres.sh start`")
-    pytest.importorskip("psycopg")
-    return PG_URL
+    return postgres_url()
 
 
 def _name() -> str:
