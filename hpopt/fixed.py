@@ -44,7 +44,16 @@ from hpopt._frozendict import EMPTY, FrozenDict, deep_freeze
 from hpopt.distributions import Categorical, Distribution, Float, Int
 from hpopt.errors import HpoptWarning
 from hpopt.records import FrozenTrial, TrialState
-from hpopt.trial import _NEW, _as_list, _Suggestions, check_name, checked_report, json_value, real_value
+from hpopt.trial import (
+    _NEW,
+    _as_list,
+    _Suggestions,
+    check_name,
+    checked_gradient,
+    checked_report,
+    json_value,
+    real_value,
+)
 
 __all__ = ["FixedTrial", "create_trial"]
 
@@ -392,7 +401,7 @@ class _Record:
             raise ValueError(f"a trial cannot finish ({t1!r}) before it started ({t0!r}).")
         return cls(
             state=state, values=values, params=stored, distributions=dists, intermediate=inter,
-            user=_checked_user_attrs(user), system=_kept_system(system or {}, state, stored, dists,
+            user=_checked_user_attrs(user), system=_kept_system(system or {}, state, dists,
                                                                values),
             started=t0, finished=t1,
         )
@@ -513,7 +522,6 @@ def _timestamp(what: str, t: Any) -> float:
 def _kept_system(
     system: Mapping[str, Any],
     state: TrialState,
-    params: Mapping[str, Any],
     dists: Mapping[str, Distribution],
     values: tuple[float, ...] | None,
 ) -> dict[str, Any]:
@@ -537,17 +545,7 @@ def _kept_system(
     if grad is not None and values is not None and len(values) == 1:
         if not isinstance(grad, Mapping):
             raise ValueError(f"system attribute {GRADIENT_KEY!r} must be a mapping, but got {grad!r}.")
-        kept = {}
-        for name, g in grad.items():
-            if name not in params or not isinstance(dists[name], Float):
-                raise ValueError(
-                    f"system attribute {GRADIENT_KEY!r} names {name!r}, which is not a float "
-                    f"parameter of the trial ({sorted(params)})."
-                )
-            v = real_value(f"`gradient[{name!r}]`", g)
-            if not math.isfinite(v):
-                raise ValueError(f"`gradient[{name!r}]` must be finite, but got {v!r}.")
-            kept[name] = v
+        kept = checked_gradient(grad, dists, what=f"system attribute {GRADIENT_KEY!r}", owner="the trial")
         if kept:
             out[GRADIENT_KEY] = kept
     return out

@@ -35,7 +35,7 @@ from hpopt.records import FrozenTrial, TrialState
 from hpopt.samplers.base import PLAN_KEY, History, Sampler, TrialInfo
 from hpopt.storage import Storage
 from hpopt.storage.journal import GRACE_KEY, redact_url
-from hpopt.trial import Trial, _as_list, check_name, json_value, real_value
+from hpopt.trial import Trial, _as_list, check_name, checked_gradient, json_value, real_value
 
 if TYPE_CHECKING:
     from hpopt.refine import RefinedSpace
@@ -434,23 +434,7 @@ class Study:
         dists = live.distributions if live is not None else dict(
             self._storage.trial(self._sid, number).distributions
         )
-        out: dict[str, float] = {}
-        for name, g in gradient.items():
-            if name not in dists:
-                raise ValueError(
-                    f"`gradient` names {name!r}, which trial {number} has not suggested; its "
-                    f"parameters are {sorted(dists)}."
-                )
-            if not isinstance(dists[name], Float):
-                raise ValueError(
-                    f"`gradient` names {name!r}, but only float parameters have a gradient "
-                    f"({name!r} is {dists[name]!r})."
-                )
-            v = real_value(f"`gradient[{name!r}]`", g)
-            if not math.isfinite(v):
-                raise ValueError(f"`gradient[{name!r}]` must be finite, but got {v!r}.")
-            out[name] = v
-        return out
+        return checked_gradient(gradient, dists, what="`gradient`", owner=f"trial {number}")
 
     def _finish(
         self,

@@ -13,7 +13,7 @@ import numbers
 import reprlib
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -137,6 +137,38 @@ def _real_scalar(value: Any) -> bool:
     except Exception:  # noqa: BLE001  (a foreign attribute may raise anything)
         return False
     return not (kind == "bool" or kind.startswith("complex"))
+
+
+def checked_gradient(
+    gradient: Mapping[str, Any], dists: Mapping[str, Distribution], *, what: str, owner: str
+) -> dict[str, float]:
+    """``gradient`` ({parameter name: d value / d parameter}) as finite floats, checked against
+    the trial's distributions ``dists``: each name must be one of its float parameters.
+
+    ``what`` names the gradient in messages (e.g. ```gradient```), ``owner`` the trial.
+
+    Raises:
+        ValueError: A name the trial has not, one that is not a float parameter, or a non-finite
+            entry.
+        TypeError: An entry that is not a real number.
+    """
+    out: dict[str, float] = {}
+    for name, g in gradient.items():
+        if name not in dists:
+            raise ValueError(
+                f"{what} names {name!r}, which {owner} has not suggested; its parameters are "
+                f"{sorted(dists)}."
+            )
+        if not isinstance(dists[name], Float):
+            raise ValueError(
+                f"{what} names {name!r}, but only float parameters have a gradient "
+                f"({name!r} is {dists[name]!r})."
+            )
+        v = real_value(f"`gradient[{name!r}]`", g)
+        if not math.isfinite(v):
+            raise ValueError(f"`gradient[{name!r}]` must be finite, but got {v!r}.")
+        out[name] = v
+    return out
 
 
 def checked_report(value: Any, step: Any, n_objectives: int) -> tuple[int, Any]:
