@@ -34,3 +34,21 @@ def postgres_url() -> str:
         pytest.skip("no PostgreSQL server configured: run `source .ci/postgres.sh start`")
     pytest.importorskip("psycopg")
     return url
+
+
+def proposal_digest(study, digits: int = 6) -> str:
+    """A digest of every trial's number, parameters and state, floats rounded to ``digits``
+    significant digits, for tests that pin a sampler's proposals.
+
+    Why rounded: numpy's ``exp``/``log`` kernels differ by an ulp between CPUs (AVX-512 and AVX2
+    builds of the same wheel), so an exact digest recorded on one machine fails on another. An ulp
+    in a log-scale decode moves the gradient sampler's later proposals by up to about 1e-13
+    (relative), far below six digits, while any change of method moves them far above it.
+    """
+    import hashlib
+
+    def rounded(v):
+        return float(f"{v:.{digits}g}") if isinstance(v, float) else v
+
+    rows = [(t.number, {k: rounded(v) for k, v in t.params.items()}, t.state.name) for t in study.trials]
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
