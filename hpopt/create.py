@@ -12,12 +12,13 @@ import os
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from hpopt.errors import DuplicatedStudyError, StudyNotFoundError
+from hpopt.errors import DuplicatedStudyError, HpoptWarning, StudyNotFoundError
 from hpopt.pruners.base import NopPruner, Pruner
 from hpopt.records import TrialState
 from hpopt.samplers.base import Sampler
@@ -308,13 +309,16 @@ def copy_study(
     same order), state, values, parameters, distributions, intermediate values, user and system
     attributes (stored constraint values, gradients and the samplers' notes included), start and
     finish times. ``best_trial`` and :func:`hpopt.export.to_records` of the copy equal the
-    source's. Heartbeats (kept beside the journal) are not copied.
+    source's. Heartbeat rows (kept beside the journal) are not copied (see RUNNING trials below).
 
     RUNNING and WAITING trials are copied as they are, as Optuna does: a WAITING (enqueued) trial
     keeps its fixed parameters and is the copy's next ``ask``; a RUNNING trial stays RUNNING, but
-    no worker of the copy owns it (finish it with ``tell(number, state="fail")`` through a study
-    handle of the copy if it will never finish). A study being written while it is copied is
-    copied as it stood when read.
+    no worker of the copy owns it. One the source's heartbeats watched gets one heartbeat in the
+    copy at copy time and none after, so the copy fails it as stale (and re-enqueues it within
+    ``max_retry``) once the grace period has passed, as it would a dead worker's trial; one asked
+    without heartbeats stays RUNNING, as in the source (finish it with ``tell(number,
+    state="fail")`` through a study handle of the copy). A study being written while it is copied
+    is copied as it stood when read.
 
     The copy is one write of the target storage: it appears whole or not at all. Nothing is
     written when an argument is invalid, the source does not exist or the target name is taken.
@@ -373,6 +377,8 @@ def copy_study(
         study_attrs = [("user", k, v) for k, v in st.user.items()]
         study_attrs += [("sys", k, v) for k, v in st.sys.items()]
         trials = [_copied_trial(rec) for rec in st.trials]
+        # RUNNING trials the source's heartbeats watch: watched in the copy too (see below)
+        watched = sorted(source._backend.beats_of(sid, list(st.running))) if st.sys.get(GRACE_KEY) else []
     target = open_storage(to_storage)
 
     def build() -> tuple[list[dict[str, Any]], Any]:
@@ -397,7 +403,22 @@ def copy_study(
 
         return ops, finalize
 
-    target._transact(build)
+    new_sid = target._transact(build)
+    # One heartbeat now for each copied RUNNING trial that had one in the source: no worker of the
+    # copy beats it again, so the copy's reaping fails it (and re-enqueues it within max_retry)
+    # once the grace period has passed, as the source would for a dead worker's trial. A trial
+    # that had no beat (heartbeats off when it was asked) stays RUNNING in the copy, as there.
+    try:
+        for number in watched:
+            target.beat(new_sid, number)
+    except Exception as exc:  # noqa: BLE001  (the copy is complete; only its reaping is lost)
+        warnings.warn(
+            f"copy_study: the copy {to_name!r} is complete, but its RUNNING trials {watched} got no "
+            f"heartbeat ({type(exc).__name__}: {exc}), so they are never failed as stale; finish them "
+            "with tell(number, state='fail') if their workers are gone.",
+            HpoptWarning,
+            stacklevel=2,
+        )
 
 
 def _copied_trial(rec: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:

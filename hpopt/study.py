@@ -325,7 +325,8 @@ class Study:
             The stored record, with its number in this study.
 
         Raises:
-            TypeError: ``trial`` is not a FrozenTrial, or holds a value of the wrong type.
+            TypeError: ``trial`` is not a FrozenTrial, its state is not a TrialState, or it holds a
+                value of the wrong type.
             ValueError: A trial that is not finished, another number of values than the study has
                 objectives, a parameter value outside its distribution, a parameter this study
                 has with another type, log flag or choice list, constraint values of another count
@@ -347,7 +348,13 @@ class Study:
             raise TypeError(
                 f"`trial` must be an hpopt.FrozenTrial (see hpopt.create_trial), but got {trial!r}."
             )
-        if not isinstance(trial.state, TrialState) or not trial.state.is_finished():
+        if not isinstance(trial.state, TrialState):
+            raise TypeError(
+                f"`trial.state` must be an hpopt.TrialState (TrialState.COMPLETE, PRUNED or FAIL), but "
+                f"trial {trial.number} has {trial.state!r} ({type(trial.state).__name__}); "
+                "hpopt.create_trial(state='complete', ...) builds a trial from a state's name."
+            )
+        if not trial.state.is_finished():
             raise ValueError(
                 f"only a finished (COMPLETE, PRUNED or FAIL) trial can be added, but trial "
                 f"{trial.number} is {getattr(trial.state, 'name', trial.state)!r}."

@@ -207,6 +207,9 @@ class TestAddTrial:
             study.add_trial(FrozenTrial(0, TrialState.WAITING, None))
         with pytest.raises(TypeError, match="must be an hpopt.FrozenTrial"):
             study.add_trial({"params": {}, "value": 1.0})
+        # a state given by its name: the message says what to pass instead
+        with pytest.raises(TypeError, match=r"`trial.state` must be an hpopt.TrialState .* \(str\)"):
+            study.add_trial(FrozenTrial(0, "complete", (1.0,)))
         # a FrozenTrial built by hand is checked as create_trial checks its fields
         with pytest.raises(ValueError, match="value 7 of parameter 'x' lies outside"):
             study.add_trial(FrozenTrial(0, TrialState.COMPLETE, (1.0,), params={"x": 7},

@@ -101,6 +101,29 @@ def test_copy_keeps_every_trial_and_attribute(tmp_path, src_kind, dst_kind):
     assert dst.best_value == 0.25
 
 
+@pytest.mark.filterwarnings("ignore::hpopt.errors.FailedTrialWarning")
+@pytest.mark.parametrize(("src_kind", "dst_kind"), [("memory", "sqlite"), ("sqlite", "memory")])
+def test_copied_running_trial_is_reaped_after_the_grace_period(tmp_path, monkeypatch, src_kind, dst_kind):
+    src_store, dst_store = _storage(src_kind, tmp_path, "src"), _storage(dst_kind, tmp_path, "dst")
+    name = f"src-{uuid.uuid4().hex[:8]}"
+    src = _rich_source(src_store, name)  # trial 11 RUNNING, beaten once; grace 60 s, max_retry 1
+    unwatched = src.ask().number  # the enqueued trial, asked without a heartbeat: never beaten
+    copy_study(from_study_name=name, from_storage=src_store, to_storage=dst_store, to_study_name="copy")
+    dst = _copy(dst_store, "copy")
+    backend = dst.storage._backend
+    assert sorted(backend.beats_of(dst._sid, [11, unwatched])) == [11]  # one beat, at copy time
+    assert dst.storage.reap(dst._sid) == []  # within the grace period: left alone
+    later = backend.now() + 61.0
+    monkeypatch.setattr(backend, "now", lambda: later)  # the grace period has passed, no beat since
+    assert dst.storage.reap(dst._sid) == [11]
+    reaped = dst.trials[11]
+    assert reaped.state is TrialState.FAIL and reaped.system_attrs["fail_reason"] == "stale"
+    retry = dst.trials[-1]  # re-enqueued with its parameters (max_retry=1)
+    assert retry.state is TrialState.WAITING and retry.system_attrs["hpopt.retry_of"] == 11
+    assert dst.trials[unwatched].state is TrialState.RUNNING  # had no heartbeat in the source: as there
+    assert src.trials[11].state is TrialState.RUNNING  # the source is untouched
+
+
 def test_constraints_and_several_objectives_are_kept(tmp_path):
     sampler = NSGAIISampler(seed=0, constraints_func=lambda t: [t.params["x"] - 0.5])
     src = hpopt.create_study(study_name="mo", sampler=sampler, directions=["minimize", "maximize"])
