@@ -75,6 +75,7 @@ except ImportError as exc:  # depends on the environment (tested with lightgbm h
     ) from exc
 
 from hpopt.errors import TrialPruned
+from hpopt.integrations._trial import study_directions
 
 __all__ = ["PruningCallback"]
 
@@ -126,7 +127,7 @@ class PruningCallback:
             )
         if report_interval < 1:
             raise ValueError(f"`report_interval >= 1` must hold, but got report_interval={report_interval}.")
-        directions = _directions(trial)
+        directions = study_directions(trial)
         if directions is not None and len(directions) != 1:
             raise ValueError(
                 f"PruningCallback reports one metric, so it needs a single-objective study, but the "
@@ -247,20 +248,3 @@ def _value(results: list[_Entry], data_name: str, metric: str) -> float:
     listed = ", ".join(f"{r[0]}'s {r[1]}" for r in results)
     raise ValueError(f"{data_name}'s {metric!r} is no longer among the evaluation results ({listed}).")
 
-
-def _directions(trial: Any) -> tuple[str, ...] | None:
-    """The study's directions as seen from ``trial``, or None when it cannot tell (an executor
-    worker that cannot open the study: it does not prune there either)."""
-    study = getattr(trial, "study", None)
-    if study is not None and hasattr(study, "directions"):
-        return tuple(study.directions)
-    own = getattr(trial, "directions", None)  # a trial type that carries them itself
-    if isinstance(own, (list, tuple)) and all(isinstance(d, str) for d in own):
-        return tuple(own)
-    from hpopt.remote import RemoteTrial  # noqa: PLC0415  (only needed for worker trials)
-
-    if isinstance(trial, RemoteTrial) and trial._link is not None:
-        reached = trial._reach()  # opened once per trial; its first report would open it anyway
-        if reached is not None:
-            return tuple(reached[1].directions)
-    return None
