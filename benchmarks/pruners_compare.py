@@ -416,6 +416,8 @@ def report(results: list[dict[str, Any]], names: list[str], args: Any) -> None:
 
     ours = [n for n in names if n.startswith("hpopt")]
     theirs = [n for n in names if n.startswith("optuna")]
+    if not ours or not theirs:  # a run of one library's pruners only: nothing to pair
+        return
     print("\nPairwise, same total steps: share of seeds x problems where the hpopt pruner's "
           "final best <= the Optuna pruner's\n")
     print("| hpopt \\ optuna | " + " | ".join(theirs) + " |")
