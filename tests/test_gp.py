@@ -227,3 +227,36 @@ def test_define_by_run_with_fallback() -> None:
 def test_bad_settings_refused(settings: dict, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         GPSampler(**settings)
+
+
+def test_incumbent_raises_a_lucky_observation_to_the_model_mean(monkeypatch, quiet_hpopt) -> None:
+    """Expected improvement is measured from min_i max(posterior mean_i, observation_i) over the
+    observed points: with noise the lowest observation is a lucky draw (an improvement over it would
+    look possible only far from the data), so the model's mean raises it; it is never below the
+    lowest observation, and without noise (deterministic_objective) the two agree."""
+    import hpopt.samplers.gp as gp_module
+
+    seen: list[tuple[float, float]] = []
+    original = gp_module.Acquisition
+
+    def spy(gp, best, constraints=()):
+        X, y = gp._X, gp._y_mean + gp._y_std * gp._ys  # the points and values it was conditioned on
+        seen.append((best, float(np.maximum(gp.predict(X)[0], y).min())))
+        return original(gp, best, constraints)
+
+    monkeypatch.setattr(gp_module, "Acquisition", spy)
+    rng = np.random.default_rng(0)
+    for deterministic, noise in ((False, 0.5), (True, 0.0)):
+        seen.clear()
+        study = hpopt.create_study(
+            sampler=GPSampler(seed=0, n_startup_trials=8, deterministic_objective=deterministic))
+        study.optimize(lambda t, noise=noise: t.suggest_float("x", -2.0, 2.0) ** 2 + noise * rng.normal(),
+                       n_trials=20)
+        observed = [min(t.value for t in study.trials[:n]) for n in range(8, 20)]
+        assert len(seen) == 12
+        assert all(best == pytest.approx(expected) for best, expected in seen)
+        assert all(best >= o for (best, _), o in zip(seen, observed))
+        if deterministic:
+            assert [b for b, _ in seen] == pytest.approx(observed, abs=1e-4)
+        else:  # raised toward the model: above the luckiest draw
+            assert sum(b > o + 1e-2 for (b, _), o in zip(seen, observed)) >= 6

@@ -23,7 +23,11 @@ sampler's seed): space filling, unlike independent uniform draws. Afterwards:
    COMPLETE trials, hence the acquisition, would be unchanged);
 3. the next point maximises log EI (Ament et al. 2023), plus the log probability of feasibility
    of each constraint (one GP per constraint) when ``constraints_func`` is given; candidates and
-   refinement as in :func:`hpopt.samplers.gp_acquisition.maximize`.
+   refinement as in :func:`hpopt.samplers.gp_acquisition.maximize`. The improvement is measured
+   from ``min_i max(mean_i, y_i)`` over the feasible observed points: under noise the lowest
+   observation is a lucky draw, which the posterior mean there raises (otherwise improvement
+   looks possible only far from the data and the search never settles); never below the lowest
+   observation (a smoothed mean can undershoot the data at the best points).
 
 **Several objectives: ParEGO** (Knowles 2006). Each trial draws a weight vector uniformly from
 the simplex (from the seed and trial number), normalises each objective to ``[0, 1]`` over the
@@ -305,7 +309,13 @@ class GPSampler(IntersectionSpace, DerivedCaches, Sampler):
         rng = trial_rng(self.seed, trial.number)
         if feasible.any():
             yf = np.where(feasible, y, np.inf)
-            acq = Acquisition(gp, float(yf.min()), cgps)
+            # The incumbent: at each feasible observed point the larger of its observation and the
+            # posterior mean there, the lowest of those. With noise the lowest observation is a
+            # lucky draw, and an improvement over it looks possible only far from the data (the
+            # search never settles): the model's mean raises it. Never below the lowest
+            # observation (a smoothed mean can undershoot the data at the best points).
+            mean = gp.predict(X[feasible])[0]
+            acq = Acquisition(gp, float(np.maximum(mean, y[feasible]).min()), cgps)
             best_rows = np.argsort(yf, kind="stable")[: min(_N_BEST, int(feasible.sum()))]
         else:
             acq = Acquisition(None, 0.0, cgps)
