@@ -64,7 +64,6 @@ Example:
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 try:
@@ -75,7 +74,7 @@ except ImportError as exc:  # depends on the environment (tested with lightgbm h
     ) from exc
 
 from hpopt.errors import TrialPruned
-from hpopt.integrations._trial import study_directions
+from hpopt.integrations._trial import check_trial, single_direction
 
 __all__ = ["PruningCallback"]
 
@@ -112,32 +111,16 @@ class PruningCallback:
     def __init__(
         self, trial: Any, metric: str, valid_name: str | None = None, report_interval: int = 1
     ) -> None:
-        if not (callable(getattr(trial, "report", None)) and callable(getattr(trial, "should_prune", None))):
-            raise TypeError(
-                "`trial` must be an hpopt trial (with report and should_prune), but got "
-                f"{trial!r} ({type(trial).__name__})."
-            )
+        check_trial(trial)
         _check_name("metric", metric)
         if valid_name is not None:
             _check_name("valid_name", valid_name)
-        if isinstance(report_interval, bool) or not isinstance(report_interval, numbers.Integral):
-            raise TypeError(
-                f"`report_interval` must be an int, but got {report_interval!r} "
-                f"({type(report_interval).__name__})."
-            )
-        if report_interval < 1:
-            raise ValueError(f"`report_interval >= 1` must hold, but got report_interval={report_interval}.")
-        directions = study_directions(trial)
-        if directions is not None and len(directions) != 1:
-            raise ValueError(
-                f"PruningCallback reports one metric, so it needs a single-objective study, but the "
-                f"study of trial {getattr(trial, 'number', '?')} has {len(directions)} objectives."
-            )
+        direction = single_direction(trial, report_interval)
         self._trial = trial
         self.metric = metric
         self.valid_name = valid_name
         self.report_interval = int(report_interval)
-        self._direction = directions[0] if directions else None
+        self._direction = direction
         self._data_name: str | None = None  # the data set chosen at the first round
         # LightGBM reads these attributes (it sets ``order`` itself from the list position).
         self.before_iteration = False

@@ -77,7 +77,6 @@ Example:
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 try:
@@ -88,7 +87,7 @@ except ImportError as exc:  # depends on the environment (tested with xgboost hi
     ) from exc
 
 from hpopt.errors import TrialPruned
-from hpopt.integrations._trial import study_directions
+from hpopt.integrations._trial import check_trial, single_direction
 
 __all__ = ["PruningCallback"]
 
@@ -137,11 +136,7 @@ class PruningCallback(xgboost.callback.TrainingCallback):
         maximize: bool | None = None,
         report_interval: int = 1,
     ) -> None:
-        if not (callable(getattr(trial, "report", None)) and callable(getattr(trial, "should_prune", None))):
-            raise TypeError(
-                "`trial` must be an hpopt trial (with report and should_prune), but got "
-                f"{trial!r} ({type(trial).__name__})."
-            )
+        check_trial(trial)
         if not isinstance(observation_key, str):
             raise TypeError(
                 f"`observation_key` must be a str, but got {observation_key!r} "
@@ -158,19 +153,7 @@ class PruningCallback(xgboost.callback.TrainingCallback):
             raise TypeError(
                 f"`maximize` must be True, False or None, but got {maximize!r} ({type(maximize).__name__})."
             )
-        if isinstance(report_interval, bool) or not isinstance(report_interval, numbers.Integral):
-            raise TypeError(
-                f"`report_interval` must be an int, but got {report_interval!r} "
-                f"({type(report_interval).__name__})."
-            )
-        if report_interval < 1:
-            raise ValueError(f"`report_interval >= 1` must hold, but got report_interval={report_interval}.")
-        directions = study_directions(trial)
-        if directions is not None and len(directions) != 1:
-            raise ValueError(
-                f"PruningCallback reports one metric, so it needs a single-objective study, but the "
-                f"study of trial {getattr(trial, 'number', '?')} has {len(directions)} objectives."
-            )
+        direction = single_direction(trial, report_interval)
         super().__init__()
         self._trial = trial
         self.observation_key = observation_key
@@ -178,7 +161,7 @@ class PruningCallback(xgboost.callback.TrainingCallback):
         self.metric = metric
         self.maximize = maximize
         self.report_interval = int(report_interval)
-        self._direction = directions[0] if directions else None
+        self._direction = direction
         self._checked = False  # the key and the direction are checked at the first round
 
     def __repr__(self) -> str:
