@@ -83,10 +83,16 @@ def test_conditional_space_uses_tpe() -> None:
     assert d.name == "tpe" and "conditional" in d.reason
 
 
-def test_mostly_categorical_uses_tpe() -> None:
+def test_mostly_categorical_uses_the_gp_then_tpe() -> None:
     space = {"a": Categorical(["u", "v"]), "b": Categorical([1, 2, 3]), "x": Float(0, 1)}
     d = _decide(space=space)
-    assert d.name == "tpe" and "mostly categorical" in d.reason
+    assert d.name == "gp" and "1 numeric + 2 categorical parameters" in d.reason
+    # past the GP's limit, TPE (never CMA-ES with categoricals)
+    d = _decide(space=space, n_finished=auto.GP_SWITCH)
+    assert d.name == "tpe" and "categoricals present" in d.reason
+    # only categoricals: the same
+    only = {f"c{i}": Categorical(list(range(4))) for i in range(6)}
+    assert _decide(space=only).name == "gp"
     # a single-choice categorical is no categorical parameter at all
     space = {"a": Categorical(["only"]), "b": Categorical(["only"]), "x": Float(0, 1)}
     assert _decide(space=space).name == "gp"
